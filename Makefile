@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything installs into .venv.
+VENV    ?= .venv
+PYTHON  ?= python3
+PORT    ?= 5000
+WORKERS ?= 2
+BIN     := $(VENV)/bin
+FLASK   := $(BIN)/flask --app wsgi
+# The install re-runs whenever pyproject.toml changes.
+STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install translations run serve test test-postgres lint format bench clean
+
+install: $(STAMP) translations
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Compiled catalogues are build output (.gitignore): made from the .po files on every install.
+translations: $(STAMP)
+	$(BIN)/pybabel compile --statistics -d translations -D messages
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) crm seed-demo --scale small --if-empty
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+
+test: install
+	$(BIN)/pytest
+
+test-postgres: install
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,56 @@
+"""Enterprise service-package CRM: the application factory."""
+
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+    )
+    from crm.config import load_config
+
+    app.config.update(load_config(Path(app.instance_path)))
+    if config:
+        app.config.update(config)
+
+    from crm import db_setup, extensions, i18n, models  # noqa: F401  (models: the schema)
+    from crm.auth import sessions
+
+    extensions.db.init_app(app)
+    db_setup.configure_engine_events(app)
+    extensions.migrate.init_app(
+        app, extensions.db, directory=str(ROOT / "migrations"), render_as_batch=True
+    )
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    i18n.init_app(app)
+    sessions.init_app(app)
+
+    _register_blueprints(app)
+
+    from crm import errors, templating
+    from crm.cli import register_cli
+
+    errors.init_app(app)
+    templating.init_app(app)
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from crm.admin.views import bp as admin_bp
+    from crm.audit.views import bp as audit_bp
+    from crm.auth.views import bp as auth_bp
+    from crm.firms.views import bp as firms_bp
+    from crm.health import bp as health_bp
+    from crm.home import bp as home_bp
+
+    for bp in (auth_bp, home_bp, firms_bp, admin_bp, audit_bp, health_bp):
+        app.register_blueprint(bp)

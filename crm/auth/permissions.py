@@ -1,0 +1,142 @@
+"""Who may do what: the one place pages, the API and templates ask.
+
+Every view carries the roles it admits (``roles_required``) or says it is public; the
+permission matrix test refuses any route that does neither. Object checks answer for one
+record (``can_view_firm``), scopes answer for a list (``firm_scope``).
+"""
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import abort, current_app, request
+from flask_login import current_user
+from sqlalchemy import ColumnElement, false, true
+
+from crm.auth.models import ROLES, User
+from crm.extensions import login_manager
+
+ADMIN, OFFICE, STREET, COMMISSIONER, DEPARTMENT, LEADER, FIRM = ROLES
+STAFF = (OFFICE, STREET, COMMISSIONER, DEPARTMENT, LEADER)
+ALL_ROLES = frozenset(ROLES)
+PUBLIC = "public"
+
+# Roles that work with firms' contact people and may see their full phone numbers.
+_FULL_PHONE_ROLES = (OFFICE, STREET, COMMISSIONER)
+
+
+def roles_required(*roles: str) -> Callable:
+    """Admit logged-in users of ``roles``; send others to login (anonymous) or 403."""
+    unknown = set(roles) - ALL_ROLES
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                deny()
+            return view(*args, **kwargs)
+
+        wrapped.allowed_roles = frozenset(roles)
+        return wrapped
+
+    return decorator
+
+
+def login_required(view: Callable) -> Callable:
+    """Any logged-in user, whatever the role."""
+    return roles_required(*ROLES)(view)
+
+
+def public(view: Callable) -> Callable:
+    view.allowed_roles = PUBLIC
+    return view
+
+
+def deny(reason: str = "forbidden"):
+    """Record the refusal in the audit log and answer 403."""
+    from crm.audit.services import record_denied
+
+    record_denied(request.path, reason)
+    abort(403)
+
+
+def allowed(endpoint: str) -> bool:
+    """May the current user open ``endpoint``? Used to build each role's navigation."""
+    view = current_app.view_functions.get(endpoint)
+    roles = getattr(view, "allowed_roles", None)
+    if roles == PUBLIC:
+        return True
+    return bool(roles) and current_user.is_authenticated and current_user.role in roles
+
+
+# -- firms -----------------------------------------------------------------------------
+
+
+def firm_scope(user: User) -> ColumnElement[bool]:
+    """A WHERE clause over ``Firm`` that keeps only the firms ``user`` may see."""
+    from crm.firms.models import Firm
+
+    if user.role == OFFICE:
+        return true()
+    if user.role in (STREET, COMMISSIONER):
+        return Firm.street_id == user.street_id
+    if user.role == LEADER:
+        return Firm.leader_id == user.id
+    if user.role == FIRM:
+        return Firm.id == user.firm_id
+    return false()
+
+
+def can_view_firm(user: User, firm) -> bool:
+    if user.role == OFFICE:
+        return True
+    if user.role in (STREET, COMMISSIONER):
+        return firm.street_id == user.street_id
+    if user.role == LEADER:
+        return firm.leader_id == user.id
+    if user.role == FIRM:
+        return firm.id == user.firm_id
+    return False
+
+
+def can_create_firm(user: User, street_id: int | None = None) -> bool:
+    if user.role == OFFICE:
+        return True
+    if user.role in (STREET, COMMISSIONER):
+        return street_id is None or street_id == user.street_id
+    return False
+
+
+def can_edit_firm(user: User, firm) -> bool:
+    """Office anywhere, a street in its street, a commissioner for the firms it looks after."""
+    if user.role == OFFICE:
+        return True
+    if user.role == STREET:
+        return firm.street_id == user.street_id
+    if user.role == COMMISSIONER:
+        return firm.street_id == user.street_id and any(
+            a.commissioner_id == user.id and a.ended_at is None for a in firm.assignments
+        )
+    return False
+
+
+def can_assign(user: User, firm) -> bool:
+    return user.role == OFFICE or (user.role == STREET and firm.street_id == user.street_id)
+
+
+def can_see_full_phone(user: User, firm) -> bool:
+    if user.role == FIRM:
+        return firm.id == user.firm_id  # its own people
+    return user.role in _FULL_PHONE_ROLES and can_view_firm(user, firm)
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: enough to tell numbers apart, not enough to call."""
+    digits = phone.strip()
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    keep_head = 3 if len(digits) >= 11 else 2
+    return digits[:keep_head] + "*" * (len(digits) - keep_head - 4) + digits[-4:]

@@ -1,0 +1,329 @@
+"""Firms, contacts and assignments: the rules, the audit trail, no commits."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from crm.audit.services import changes, record
+from crm.auth.models import User
+from crm.auth.permissions import firm_scope
+from crm.extensions import db
+from crm.firms.models import Assignment, Contact, Firm
+from crm.firms.uscc import normalise, uscc_error
+from crm.timeutil import utcnow
+
+# The fields a person may set on a firm through a form or an import; nothing else.
+FIRM_FIELDS = [
+    "name",
+    "uscc",
+    "legal_representative",
+    "industry_code",
+    "size",
+    "registered_capital",
+    "employees",
+    "revenue_band",
+    "established_on",
+    "street_id",
+    "address",
+    "high_tech",
+    "foreign_invested",
+    "tier",
+    "tags",
+    "status",
+    "leader_id",
+]
+CONTACT_FIELDS = ["name", "title", "phone", "email", "is_primary"]
+
+
+USCC_MESSAGES = {
+    "length": _l("A unified social credit code has 18 characters."),
+    "characters": _l("The code may contain only digits and the capital letters of GB 32100 "
+                     "(no I, O, Z, S or V)."),
+    "division": _l("Characters 3 to 8 must be the administrative division code (digits)."),
+    "check": _l("The check character does not match: the code has a typing error."),
+    "taken": _l("Another firm already has this code."),
+}
+
+
+class FirmError(ValueError):
+    """A change to a firm that breaks a rule; ``field`` names the form field to blame."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class StaleFirm(FirmError):
+    """The firm changed since the form was loaded."""
+
+    def __init__(self, firm: Firm):
+        super().__init__(str(_l("The firm was changed by someone else.")), None)
+        self.firm = firm
+
+
+# -- listing -----------------------------------------------------------------------------
+
+
+@dataclass
+class FirmFilter:
+    q: str = ""
+    street_id: int | None = None
+    tier: str | None = None  # a tier code, or "none"
+    industry: str = ""  # a code prefix
+    size: str | None = None
+    status: str | None = None
+    commissioner_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def firm_query(user: User, f: FirmFilter) -> Select:
+    """Firms ``user`` may see, narrowed by ``f``, ordered by name. No loading options."""
+    stmt = select(Firm).where(firm_scope(user))
+    if q := f.q.strip():
+        like = f"%{q}%"
+        stmt = stmt.where(or_(Firm.name.ilike(like), Firm.uscc.ilike(f"%{q.upper()}%")))
+    if f.street_id:
+        stmt = stmt.where(Firm.street_id == f.street_id)
+    if f.tier == "none":
+        stmt = stmt.where(Firm.tier.is_(None))
+    elif f.tier:
+        stmt = stmt.where(Firm.tier == f.tier)
+    if f.industry:
+        stmt = stmt.where(Firm.industry_code.startswith(f.industry.upper(), autoescape=True))
+    if f.size:
+        stmt = stmt.where(Firm.size == f.size)
+    if f.status:
+        stmt = stmt.where(Firm.status == f.status)
+    if f.commissioner_id:
+        stmt = stmt.where(
+            exists().where(
+                Assignment.firm_id == Firm.id,
+                Assignment.commissioner_id == f.commissioner_id,
+                Assignment.ended_at.is_(None),
+            )
+        )
+    return stmt.order_by(Firm.name, Firm.id)
+
+
+def with_list_loading(stmt: Select) -> Select:
+    """What a firm list shows, loaded in a fixed number of statements."""
+    return stmt.options(
+        selectinload(Firm.street),
+        selectinload(Firm.assignments.and_(Assignment.ended_at.is_(None))).selectinload(
+            Assignment.commissioner
+        ),
+    )
+
+
+def commissioners_in_scope(user: User) -> list[User]:
+    stmt = select(User).where(User.role == "commissioner", User.active.is_(True))
+    if user.role in ("street", "commissioner"):
+        stmt = stmt.where(User.street_id == user.street_id)
+    return list(db.session.scalars(stmt.order_by(User.display_name)))
+
+
+def my_firm_ids_stmt(user: User) -> Select:
+    return select(Assignment.firm_id).where(
+        Assignment.commissioner_id == user.id, Assignment.ended_at.is_(None)
+    )
+
+
+# -- firms -------------------------------------------------------------------------------
+
+
+def _check_firm_data(data: dict[str, Any], *, firm_id: int | None) -> dict[str, Any]:
+    data = {k: v for k, v in data.items() if k in FIRM_FIELDS}
+    if "uscc" in data:
+        data["uscc"] = normalise(data["uscc"] or "")
+        if error := uscc_error(data["uscc"]):
+            raise FirmError(USCC_MESSAGES[error], "uscc")
+        clash = db.session.scalar(
+            select(Firm.id).where(Firm.uscc == data["uscc"], Firm.id != (firm_id or 0))
+        )
+        if clash:
+            raise FirmError(USCC_MESSAGES["taken"], "uscc")
+    if "tags" in data:
+        data["tags"] = sorted({t.strip() for t in data["tags"] or [] if t and t.strip()})
+    return data
+
+
+def create_firm(data: dict[str, Any], *, actor: User | None) -> Firm:
+    data = _check_firm_data(data, firm_id=None)
+    firm = Firm(**data)
+    db.session.add(firm)
+    db.session.flush()
+    record("firm.create", firm, user=actor, detail={"name": firm.name, "uscc": firm.uscc})
+    return firm
+
+
+def update_firm(
+    firm: Firm, data: dict[str, Any], *, actor: User | None, expected_version: int | None = None
+) -> dict[str, list]:
+    """Apply ``data``; refuse with ``StaleFirm`` when the firm moved on since the form."""
+    if expected_version is not None and expected_version != firm.version:
+        raise StaleFirm(firm)
+    data = _check_firm_data(data, firm_id=firm.id)
+    for key, value in data.items():
+        setattr(firm, key, value)
+    diff = changes(firm, list(data))
+    if diff:
+        db.session.flush()
+        record("firm.update", firm, user=actor, detail={"changes": diff})
+    return diff
+
+
+def last_change_by(firm: Firm) -> str:
+    """Who last changed ``firm``, for telling someone whose save was refused."""
+    from crm.audit.models import AuditLog
+
+    return (
+        db.session.scalar(
+            select(AuditLog.username)
+            .where(
+                AuditLog.object_type == "firms",
+                AuditLog.object_id == firm.id,
+                AuditLog.action.in_(["firm.update", "firm.create"]),
+            )
+            .order_by(AuditLog.id.desc())
+            .limit(1)
+        )
+        or "?"
+    )
+
+
+# -- contacts ----------------------------------------------------------------------------
+
+
+def save_contact(
+    firm: Firm, data: dict[str, Any], *, actor: User, contact: Contact | None = None
+) -> Contact:
+    data = {k: v for k, v in data.items() if k in CONTACT_FIELDS}
+    created = contact is None
+    if contact is None:
+        contact = Contact(firm=firm)
+        db.session.add(contact)
+    for key, value in data.items():
+        setattr(contact, key, value)
+    if contact.is_primary:
+        for other in firm.contacts:
+            if other is not contact:
+                other.is_primary = False
+    db.session.flush()
+    diff = {} if created else changes(contact, list(data))
+    if "phone" in diff:  # the log is read by admins: keep numbers masked there too
+        from crm.auth.permissions import mask_phone
+
+        diff["phone"] = [mask_phone(v or "") for v in diff["phone"]]
+    record(
+        "contact.create" if created else "contact.update",
+        contact,
+        user=actor,
+        detail={"firm_id": firm.id, "name": contact.name, **({"changes": diff} if diff else {})},
+    )
+    return contact
+
+
+def delete_contact(contact: Contact, *, actor: User) -> None:
+    record("contact.delete", contact, user=actor, detail={"firm_id": contact.firm_id,
+                                                          "name": contact.name})
+    db.session.delete(contact)
+
+
+def reveal_phone(contact: Contact, *, actor: User) -> str:
+    record("contact.reveal_phone", contact, user=actor, detail={"firm_id": contact.firm_id})
+    return contact.phone
+
+
+# -- assignments (包保) -------------------------------------------------------------------
+
+
+def assign(
+    firm: Firm, commissioner: User | None, role: str, *, actor: User, reason: str
+) -> Assignment | None:
+    """Make ``commissioner`` the firm's ``role`` commissioner from now (None: nobody)."""
+    if role not in ("primary", "backup"):
+        raise FirmError(_l("Unknown assignment role."), "role")
+    if commissioner is not None:
+        if commissioner.role != "commissioner" or not commissioner.active:
+            raise FirmError(_l("Only an active commissioner can be assigned."), "commissioner")
+        if commissioner.street_id != firm.street_id:
+            raise FirmError(_l("The commissioner works in another street."), "commissioner")
+        other = firm.current_assignment("backup" if role == "primary" else "primary")
+        if other is not None and other.commissioner_id == commissioner.id:
+            raise FirmError(_l("The primary and backup commissioner must be different people."), "commissioner")
+    current = firm.current_assignment(role)
+    if current is not None and commissioner is not None and current.commissioner_id == commissioner.id:
+        return current
+    now = utcnow()
+    if current is not None:
+        current.ended_at = now
+        current.end_reason = reason
+        record("assignment.end", current, user=actor,
+               detail={"firm_id": firm.id, "role": role, "reason": reason})
+    if commissioner is None:
+        return None
+    new = Assignment(
+        firm=firm, commissioner=commissioner, role=role, started_at=now, reason=reason,
+        assigned_by=actor,
+    )
+    db.session.add(new)
+    db.session.flush()
+    record("assignment.create", new, user=actor, detail={
+        "firm_id": firm.id, "commissioner_id": commissioner.id, "role": role, "reason": reason})
+    return new
+
+
+def bulk_reassign(
+    leaving: User, successor: User, *, actor: User, reason: str, street_id: int | None = None
+) -> int:
+    """Hand every current assignment of ``leaving`` to ``successor``; the number moved.
+
+    Where the successor is already the firm's other commissioner, the leaving one's role
+    is ended without a replacement rather than giving one person both roles.
+    """
+    if successor.id == leaving.id:
+        raise FirmError(_l("Choose a different commissioner to take over."), "successor")
+    if successor.role != "commissioner" or not successor.active:
+        raise FirmError(_l("Only an active commissioner can take over."), "successor")
+    stmt = (
+        select(Assignment)
+        .where(Assignment.commissioner_id == leaving.id, Assignment.ended_at.is_(None))
+        .options(selectinload(Assignment.firm).selectinload(Firm.assignments))
+    )
+    if street_id is not None:
+        stmt = stmt.join(Firm).where(Firm.street_id == street_id)
+    moved = 0
+    now = utcnow()
+    for current in db.session.scalars(stmt).all():
+        firm = current.firm
+        if firm.street_id != successor.street_id:
+            raise FirmError(_l("The successor works in another street than some of these firms."), "successor")
+        current.ended_at = now
+        current.end_reason = reason
+        other = firm.current_assignment("backup" if current.role == "primary" else "primary")
+        if other is not None and other.commissioner_id == successor.id:
+            record("assignment.end", current, user=actor,
+                   detail={"firm_id": firm.id, "role": current.role, "reason": reason})
+            continue
+        new = Assignment(firm=firm, commissioner=successor, role=current.role, started_at=now,
+                         reason=reason, assigned_by=actor)
+        db.session.add(new)
+        db.session.flush()
+        record("assignment.create", new, user=actor, detail={
+            "firm_id": firm.id, "commissioner_id": successor.id, "role": current.role,
+            "reason": reason, "replaces": leaving.id})
+        moved += 1
+    return moved
+
+
+def open_assignment_counts(commissioner_ids: list[int]) -> dict[int, int]:
+    rows = db.session.execute(
+        select(Assignment.commissioner_id, func.count())
+        .where(Assignment.commissioner_id.in_(commissioner_ids), Assignment.ended_at.is_(None))
+        .group_by(Assignment.commissioner_id)
+    ).all()
+    return dict(rows)
+

@@ -1,0 +1,96 @@
+"""``make_*`` fixtures: records with sensible defaults, any field overridable."""
+
+import itertools
+import random
+
+import pytest
+
+from crm.auth.models import User
+from crm.auth.passwords import hash_password
+from crm.extensions import db
+from crm.firms import uscc
+from crm.firms.models import Assignment, Contact, Firm
+from crm.org.models import Department, Street
+
+_seq = itertools.count(1)
+_rng = random.Random(2026)
+
+
+@pytest.fixture
+def make_street(app):
+    def _make(**kw):
+        n = next(_seq)
+        street = Street(**{"name": f"测试街道{n}", "code": f"S{n:03d}",
+                           "service_centre_phone": "021-6000000" + str(n % 10), **kw})
+        db.session.add(street)
+        db.session.commit()
+        return street
+    return _make
+
+
+@pytest.fixture
+def make_department(app):
+    def _make(**kw):
+        n = next(_seq)
+        dept = Department(**{"name": f"测试部门{n}", "code": f"D{n:03d}", **kw})
+        db.session.add(dept)
+        db.session.commit()
+        return dept
+    return _make
+
+
+@pytest.fixture
+def make_firm(app, make_street):
+    def _make(**kw):
+        if "street" not in kw and "street_id" not in kw:
+            kw["street"] = make_street()
+        n = next(_seq)
+        firm = Firm(**{"name": f"上海测试科技有限公司{n}", "uscc": uscc.generate(_rng),
+                       "industry_code": "I65", "size": "small", "status": "active", **kw})
+        db.session.add(firm)
+        db.session.commit()
+        return firm
+    return _make
+
+
+@pytest.fixture
+def make_user(app, make_street, make_department, make_firm):
+    def _make(role: str = "office", *, password: str | None = None, **kw):
+        from tests.conftest import PASSWORD
+
+        n = next(_seq)
+        if role in ("street", "commissioner") and "street" not in kw and "street_id" not in kw:
+            kw["street"] = make_street()
+        if role == "department" and "department" not in kw and "department_id" not in kw:
+            kw["department"] = make_department()
+        if role == "firm" and "firm" not in kw and "firm_id" not in kw:
+            kw["firm_id"] = make_firm().id
+        elif role == "firm" and "firm" in kw:
+            kw["firm_id"] = kw.pop("firm").id
+        user = User(**{"username": f"{role}{n}", "display_name": f"{role} 用户{n}", "role": role,
+                       "password_hash": hash_password(password or PASSWORD), **kw})
+        db.session.add(user)
+        db.session.commit()
+        return user
+    return _make
+
+
+@pytest.fixture
+def make_contact(app):
+    def _make(firm, **kw):
+        contact = Contact(**{"firm": firm, "name": "张伟", "title": "行政经理",
+                             "phone": "13812345678", **kw})
+        db.session.add(contact)
+        db.session.commit()
+        return contact
+    return _make
+
+
+@pytest.fixture
+def assign(app):
+    def _assign(firm, commissioner, role="primary"):
+        a = Assignment(firm=firm, commissioner=commissioner, role=role, reason="测试")
+        db.session.add(a)
+        db.session.commit()
+        return a
+    return _assign
