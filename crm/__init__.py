@@ -48,9 +48,10 @@ def _register_blueprints(app: Flask) -> None:
     from crm.admin.views import bp as admin_bp
     from crm.audit.views import bp as audit_bp
     from crm.auth.views import bp as auth_bp
+    from crm.firms.transfer_views import export_bp, import_bp
     from crm.firms.views import bp as firms_bp
     from crm.health import bp as health_bp
     from crm.home import bp as home_bp
 
-    for bp in (auth_bp, home_bp, firms_bp, admin_bp, audit_bp, health_bp):
+    for bp in (auth_bp, home_bp, import_bp, export_bp, firms_bp, admin_bp, audit_bp, health_bp):
         app.register_blueprint(bp)
