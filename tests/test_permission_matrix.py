@@ -148,8 +148,8 @@ def test_matrix(app, client, world, endpoint, method, role):
 _OBJECT_ROUTES = sorted(
     (endpoint, method)
     for endpoint, method in MATRIX
-    if endpoint.startswith("firms.") and endpoint not in ("firms.index", "firms.mine",
-                                                          "firms.new", "firms.reassign")
+    if endpoint.startswith("firms.")
+    and endpoint not in ("firms.index", "firms.mine", "firms.new", "firms.reassign")
 )
 
 
