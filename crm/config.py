@@ -58,6 +58,9 @@ def load_config(instance_path: Path) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        # How many reverse proxies stand in front (X-Forwarded-For is trusted that deep), so
+        # the audit log records the client's address rather than the proxy's.
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         # The server-side session record is what enforces these; see crm.auth.sessions.
         "SESSION_IDLE_LIMIT": timedelta(minutes=30),
         "SESSION_ABSOLUTE_LIMIT": timedelta(hours=12),
