@@ -1,14 +1,14 @@
 """Locale selection: Simplified Chinese unless the user chose English."""
 
-from flask import Flask, request, session
+from flask import Flask, current_app, has_request_context, request, session
 
 from crm import ROOT
 from crm.extensions import babel
 
 
 def select_locale() -> str:
-    from flask import current_app
-
+    if not has_request_context():  # CLI commands and background jobs speak the default
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = current_app.config["LANGUAGES"]
     if (chosen := session.get("locale")) in languages:
         return chosen

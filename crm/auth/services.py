@@ -83,15 +83,19 @@ def authenticate(username: str, password: str) -> User:
 
 
 def set_password(user: User, password: str, *, actor: User | None = None) -> None:
-    """Check the policy, store the new hash and end the user's other sessions."""
+    """Check the policy, store the new hash and end every session of the user.
+
+    The session making the change ends too, so a copy of its cookie stops working; a
+    user who changed their own password is given a fresh session by the caller.
+    """
     errors = policy_errors(password, username=user.username)
     if errors:
         raise PasswordRejected(errors)
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
-    keep = actor is not None and actor.id == user.id
-    revoke_all(user, keep_current=keep)
-    record("user.password_change", user, user=actor, detail={"by_self": keep})
+    revoke_all(user)
+    by_self = actor is not None and actor.id == user.id
+    record("user.password_change", user, user=actor, detail={"by_self": by_self})
 
 
 def set_active(user: User, active: bool, *, actor: User) -> None:

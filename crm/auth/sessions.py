@@ -32,7 +32,7 @@ def init_app(app: Flask) -> None:
 
 def start_session(user: User) -> UserSession:
     """Log ``user`` in with a fresh session row. The caller commits."""
-    session.clear()  # a new identifier at every login: no session fixation
+    _clear_session()  # a new identifier at every login: no session fixation
     row = UserSession(
         token=secrets.token_urlsafe(32),
         user=user,
@@ -55,17 +55,24 @@ def end_session() -> None:
             .values(revoked_at=utcnow())
         )
     logout_user()
-    session.clear()
+    _clear_session()
 
 
-def revoke_all(user: User, *, keep_current: bool = False) -> None:
-    """End every session of ``user`` (optionally all but this request's). The caller commits."""
-    stmt = update(UserSession).where(
-        UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
+def revoke_all(user: User) -> None:
+    """End every session of ``user``, this request's included. The caller commits."""
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
     )
-    if keep_current and session.get("sid"):
-        stmt = stmt.where(UserSession.token != session["sid"])
-    db.session.execute(stmt.values(revoked_at=utcnow()))
+
+
+def _clear_session() -> None:
+    # The language someone chose is not a secret: keep it across login and logout.
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
 
 
 def _load_user(user_id: str) -> User | None:
@@ -84,7 +91,7 @@ def _load_user(user_id: str) -> User | None:
         or now - row.created_at > cfg["SESSION_ABSOLUTE_LIMIT"]
     ):
         _write_now(update(UserSession).where(UserSession.id == row.id).values(revoked_at=now))
-        session.clear()
+        _clear_session()
         return None
     user = db.session.get(User, row.user_id)
     if user is None or not user.active:

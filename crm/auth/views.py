@@ -47,6 +47,7 @@ def logout():
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])  # no guessing the current password
 @login_required
 def change_password():
     form = ChangePasswordForm()
@@ -56,7 +57,9 @@ def change_password():
             record_now("user.password_change", result="failure", detail={"reason": "current"})
             form.current_password.errors.append(_("The current password is wrong."))
         else:
-            set_password(current_user, form.new_password.data, actor=current_user)
+            user = current_user._get_current_object()
+            set_password(user, form.new_password.data, actor=user)
+            start_session(user)  # a new token for this browser; copies of the old one are out
             db.session.commit()
             flash(_("Your password has been changed; your other sessions have ended."), "success")
             return redirect(url_for("home.index"))
