@@ -59,11 +59,37 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("firms.assign", "POST"): only("office", "street", ok=422),
     ("firms.reassign", "GET"): only("office", "street"),
     ("firms.reassign", "POST"): only("office", "street"),
+    # Administration: the admin alone.
+    ("admin.users", "GET"): only("admin"),
+    ("admin.user_new", "GET"): only("admin"),
+    ("admin.user_new", "POST"): only("admin"),
+    ("admin.user_edit", "GET"): only("admin"),
+    ("admin.user_edit", "POST"): only("admin", ok=302),
+    ("admin.user_password", "GET"): only("admin"),
+    ("admin.user_password", "POST"): only("admin"),
+    ("admin.user_disable", "POST"): only("admin", ok=302),
+    ("admin.user_enable", "POST"): only("admin", ok=302),
+    ("admin.user_unlock", "POST"): only("admin", ok=302),
+    ("admin.streets", "GET"): only("admin"),
+    ("admin.street_new", "GET"): only("admin"),
+    ("admin.street_new", "POST"): only("admin"),
+    ("admin.street_edit", "GET"): only("admin"),
+    ("admin.street_edit", "POST"): only("admin", ok=302),
+    ("admin.street_deactivate", "POST"): only("admin", ok=302),
+    ("admin.street_reactivate", "POST"): only("admin", ok=302),
+    ("admin.departments", "GET"): only("admin"),
+    ("admin.department_new", "GET"): only("admin"),
+    ("admin.department_new", "POST"): only("admin"),
+    ("admin.department_edit", "GET"): only("admin"),
+    ("admin.department_edit", "POST"): only("admin", ok=302),
+    ("admin.department_deactivate", "POST"): only("admin", ok=302),
+    ("admin.department_reactivate", "POST"): only("admin", ok=302),
+    ("audit.index", "GET"): only("admin"),
 }
 
 
 @pytest.fixture
-def world(make_street, make_firm, make_user, make_contact, assign):
+def world(make_street, make_department, make_firm, make_user, make_contact, assign):
     """One home street with a firm every role is linked to, and another street's firm."""
     home, away = make_street(name="华阳路街道"), make_street(name="新泾镇")
     leader = make_user("leader", username="leader")
@@ -81,9 +107,17 @@ def world(make_street, make_firm, make_user, make_contact, assign):
     assign(firm, users["commissioner"], "primary")
     contact = make_contact(firm, phone="13812345678")
     other_contact = make_contact(other, name="李娜", phone="13998765432")
+    target = make_user("office", username="target")
+    department = make_department()
     return {
         "users": users,
-        "ids": {"firm_id": firm.id, "contact_id": contact.id},
+        "ids": {
+            "firm_id": firm.id,
+            "contact_id": contact.id,
+            "user_id": target.id,
+            "street_id": away.id,
+            "department_id": department.id,
+        },
         "other_ids": {"firm_id": other.id, "contact_id": other_contact.id},
         "other_name": other.name,
     }
