@@ -54,15 +54,19 @@ class FirmForm(FlaskForm):
     )
     legal_representative = StringField(_l("Legal representative"), validators=[Length(max=64)])
     industry_code = StringField(
-        _l("Industry (GB/T 4754)"), validators=[Optional(), IndustryCode()],
+        _l("Industry (GB/T 4754)"),
+        validators=[Optional(), IndustryCode()],
         description=_l("e.g. I65 software and IT services"),
     )
     size = SelectField(_l("Size"), choices=[], validators=[Optional()])
     registered_capital = DecimalField(
-        _l("Registered capital (10,000 yuan)"), places=2,
+        _l("Registered capital (10,000 yuan)"),
+        places=2,
         validators=[Optional(), NumberRange(min=0, max=1e11)],
     )
-    employees = IntegerField(_l("Employees"), validators=[Optional(), NumberRange(min=0, max=10**7)])
+    employees = IntegerField(
+        _l("Employees"), validators=[Optional(), NumberRange(min=0, max=10**7)]
+    )
     revenue_band = SelectField(_l("Annual revenue"), choices=[], validators=[Optional()])
     established_on = DateField(_l("Date established"), validators=[Optional()])
     street_id = SelectField(_l("Street"), coerce=_coerce_int_or_none, validators=[DataRequired()])
@@ -70,10 +74,12 @@ class FirmForm(FlaskForm):
     high_tech = BooleanField(_l("High-tech enterprise"))
     foreign_invested = BooleanField(_l("Foreign-invested"))
     tier = SelectField(_l("Key-firm tier"), choices=[], validators=[Optional()])
-    leader_id = SelectField(_l("Linked district leader"), coerce=_coerce_int_or_none,
-                            validators=[Optional()])
-    tags = StringField(_l("Tags"), validators=[Length(max=300)],
-                       description=_l("Separate tags with commas."))
+    leader_id = SelectField(
+        _l("Linked district leader"), coerce=_coerce_int_or_none, validators=[Optional()]
+    )
+    tags = StringField(
+        _l("Tags"), validators=[Length(max=300)], description=_l("Separate tags with commas.")
+    )
     status = SelectField(_l("Status"), choices=[], validators=[DataRequired()])
     version = HiddenField()
 
@@ -90,9 +96,18 @@ class FirmForm(FlaskForm):
         data = {
             name: self[name].data
             for name in (
-                "name", "uscc", "legal_representative", "industry_code", "registered_capital",
-                "employees", "established_on", "street_id", "address", "high_tech",
-                "foreign_invested", "leader_id",
+                "name",
+                "uscc",
+                "legal_representative",
+                "industry_code",
+                "registered_capital",
+                "employees",
+                "established_on",
+                "street_id",
+                "address",
+                "high_tech",
+                "foreign_invested",
+                "leader_id",
             )
         }
         for name in ("size", "revenue_band", "tier", "status"):
@@ -106,8 +121,10 @@ class ContactForm(FlaskForm):
     title = StringField(_l("Position"), validators=[Length(max=64)])
     phone = StringField(
         _l("Phone"),
-        validators=[Optional(), Regexp(r"^[0-9+\-() ]{5,32}$",
-                                       message=_l("Digits, spaces, + - ( ) only."))],
+        validators=[
+            Optional(),
+            Regexp(r"^[0-9+\-() ]{5,32}$", message=_l("Digits, spaces, + - ( ) only.")),
+        ],
     )
     email = StringField(_l("Email"), validators=[Optional(), Email(), Length(max=120)])
     is_primary = BooleanField(_l("Main contact"))
@@ -127,18 +144,23 @@ class AssignForm(FlaskForm):
 
 
 class ReassignForm(FlaskForm):
-    leaving_id = SelectField(_l("Commissioner leaving"), coerce=_coerce_int_or_none,
-                             validators=[DataRequired()])
-    successor_id = SelectField(_l("Commissioner taking over"), coerce=_coerce_int_or_none,
-                               validators=[DataRequired()])
+    leaving_id = SelectField(
+        _l("Commissioner leaving"), coerce=_coerce_int_or_none, validators=[DataRequired()]
+    )
+    successor_id = SelectField(
+        _l("Commissioner taking over"), coerce=_coerce_int_or_none, validators=[DataRequired()]
+    )
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=200)])
 
-    def __init__(self, *args, commissioners=(), **kwargs):
+    def __init__(self, *args, leaving=(), successors=(), **kwargs):
         super().__init__(*args, **kwargs)
-        choices = [(u.id, f"{u.display_name}（{u.street.name if u.street else ''}）")
-                   for u in commissioners]
-        self.leaving_id.choices = choices
-        self.successor_id.choices = choices
+        self.leaving_id.choices = [(u.id, _commissioner_label(u)) for u in leaving]
+        self.successor_id.choices = [(u.id, _commissioner_label(u)) for u in successors]
+
+
+def _commissioner_label(user) -> str:
+    label = f"{user.display_name}（{user.street.name if user.street else ''}）"
+    return label if user.active else f"{label} · {_l('disabled')}"
 
 
 class FirmFilterForm(FlaskForm):
@@ -153,14 +175,15 @@ class FirmFilterForm(FlaskForm):
     industry = StringField(_l("Industry code"), validators=[Optional(), Length(max=5)])
     size = SelectField(_l("Size"), validators=[Optional()])
     status = SelectField(_l("Status"), validators=[Optional()])
-    commissioner_id = SelectField(_l("Commissioner"), coerce=_coerce_int_or_none,
-                                  validators=[Optional()])
+    commissioner_id = SelectField(
+        _l("Commissioner"), coerce=_coerce_int_or_none, validators=[Optional()]
+    )
 
     def __init__(self, *args, streets=(), commissioners=(), **kwargs):
         super().__init__(*args, **kwargs)
         everything = _l("All")
         self.street_id.choices = [(None, everything)] + [(s.id, s.name) for s in streets]
-        self.tier.choices = _choices(labels.TIERS, everything) + [("none", _l("No tier"))]
+        self.tier.choices = [*_choices(labels.TIERS, everything), ("none", _l("No tier"))]
         self.size.choices = _choices(labels.SIZES, everything)
         self.status.choices = _choices(labels.STATUSES, everything)
         self.commissioner_id.choices = [(None, everything)] + [

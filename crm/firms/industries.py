@@ -84,7 +84,5 @@ def describe(code: str) -> str:
 def is_valid_code(code: str) -> bool:
     """A section letter alone, or with a division, group or class (1, 3, 4 or 5 characters)."""
     return (
-        len(code) in (1, 3, 4, 5)
-        and code[0] in SECTIONS
-        and (len(code) == 1 or code[1:].isdigit())
+        len(code) in (1, 3, 4, 5) and code[0] in SECTIONS and (len(code) == 1 or code[1:].isdigit())
     )

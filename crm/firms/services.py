@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import current_app, has_request_context
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -40,19 +42,31 @@ CONTACT_FIELDS = ["name", "title", "phone", "email", "is_primary"]
 
 USCC_MESSAGES = {
     "length": _l("A unified social credit code has 18 characters."),
-    "characters": _l("The code may contain only digits and the capital letters of GB 32100 "
-                     "(no I, O, Z, S or V)."),
+    "characters": _l(
+        "The code may contain only digits and the capital letters of GB 32100 (no I, O, Z, S or V)."
+    ),
     "division": _l("Characters 3 to 8 must be the administrative division code (digits)."),
     "check": _l("The check character does not match: the code has a typing error."),
     "taken": _l("Another firm already has this code."),
 }
 
 
+def _text(message: Any) -> str:
+    """``message`` as text; outside a request (the CLI, an import job) in the default language.
+
+    A lazy message cannot pick a language without a request, so it is rendered now.
+    """
+    if has_request_context():
+        return str(message)
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        return str(message)
+
+
 class FirmError(ValueError):
     """A change to a firm that breaks a rule; ``field`` names the form field to blame."""
 
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
+    def __init__(self, message: Any, field: str | None = None):
+        super().__init__(_text(message))
         self.field = field
 
 
@@ -60,7 +74,7 @@ class StaleFirm(FirmError):
     """The firm changed since the form was loaded."""
 
     def __init__(self, firm: Firm):
-        super().__init__(str(_l("The firm was changed by someone else.")), None)
+        super().__init__(_l("The firm was changed by someone else."), None)
         self.firm = firm
 
 
@@ -83,8 +97,13 @@ def firm_query(user: User, f: FirmFilter) -> Select:
     """Firms ``user`` may see, narrowed by ``f``, ordered by name. No loading options."""
     stmt = select(Firm).where(firm_scope(user))
     if q := f.q.strip():
-        like = f"%{q}%"
-        stmt = stmt.where(or_(Firm.name.ilike(like), Firm.uscc.ilike(f"%{q.upper()}%")))
+        # autoescape: a "%" or "_" typed in the search box is a character, not a wildcard.
+        stmt = stmt.where(
+            or_(
+                Firm.name.icontains(q, autoescape=True),
+                Firm.uscc.contains(normalise(q), autoescape=True),
+            )
+        )
     if f.street_id:
         stmt = stmt.where(Firm.street_id == f.street_id)
     if f.tier == "none":
@@ -118,11 +137,26 @@ def with_list_loading(stmt: Select) -> Select:
     )
 
 
-def commissioners_in_scope(user: User) -> list[User]:
-    stmt = select(User).where(User.role == "commissioner", User.active.is_(True))
+def commissioners_in_scope(user: User, *, with_disabled_holding_firms: bool = False) -> list[User]:
+    """The active commissioners ``user`` works with, in its street or everywhere.
+
+    ``with_disabled_holding_firms`` adds disabled accounts that still look after firms: an
+    account is often disabled the day someone leaves, and their firms must still be handed on.
+    """
+    active = User.active.is_(True)
+    if with_disabled_holding_firms:
+        active = or_(
+            active,
+            exists().where(Assignment.commissioner_id == User.id, Assignment.ended_at.is_(None)),
+        )
+    stmt = select(User).where(User.role == "commissioner", active)
     if user.role in ("street", "commissioner"):
         stmt = stmt.where(User.street_id == user.street_id)
-    return list(db.session.scalars(stmt.order_by(User.display_name)))
+    return list(
+        db.session.scalars(
+            stmt.order_by(User.display_name, User.id).options(selectinload(User.street))
+        )
+    )
 
 
 def my_firm_ids_stmt(user: User) -> Select:
@@ -176,22 +210,28 @@ def update_firm(
 
 
 def last_change_by(firm: Firm) -> str:
-    """Who last changed ``firm``, for telling someone whose save was refused."""
+    """Who last changed ``firm``, for telling someone whose save was refused.
+
+    Colleagues know each other by name, not by login: the display name when the account
+    still exists, else the login name the audit record kept.
+    """
     from crm.audit.models import AuditLog
 
-    return (
-        db.session.scalar(
-            select(AuditLog.username)
-            .where(
-                AuditLog.object_type == "firms",
-                AuditLog.object_id == firm.id,
-                AuditLog.action.in_(["firm.update", "firm.create"]),
-            )
-            .order_by(AuditLog.id.desc())
-            .limit(1)
+    row = db.session.execute(
+        select(User.display_name, AuditLog.username)
+        .select_from(AuditLog)
+        .outerjoin(User, User.id == AuditLog.user_id)
+        .where(
+            AuditLog.object_type == "firms",
+            AuditLog.object_id == firm.id,
+            AuditLog.action.in_(["firm.update", "firm.create"]),
         )
-        or "?"
-    )
+        .order_by(AuditLog.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return "?"
+    return row.display_name or row.username or "?"
 
 
 # -- contacts ----------------------------------------------------------------------------
@@ -211,8 +251,9 @@ def save_contact(
         for other in firm.contacts:
             if other is not contact:
                 other.is_primary = False
-    db.session.flush()
+    # Before the flush, which forgets the attributes' history.
     diff = {} if created else changes(contact, list(data))
+    db.session.flush()
     if "phone" in diff:  # the log is read by admins: keep numbers masked there too
         from crm.auth.permissions import mask_phone
 
@@ -227,13 +268,20 @@ def save_contact(
 
 
 def delete_contact(contact: Contact, *, actor: User) -> None:
-    record("contact.delete", contact, user=actor, detail={"firm_id": contact.firm_id,
-                                                          "name": contact.name})
+    record(
+        "contact.delete",
+        contact,
+        user=actor,
+        detail={"firm_id": contact.firm_id, "name": contact.name},
+    )
     db.session.delete(contact)
 
 
-def reveal_phone(contact: Contact, *, actor: User) -> str:
-    record("contact.reveal_phone", contact, user=actor, detail={"firm_id": contact.firm_id})
+def reveal_phone(contact: Contact, *, actor: User, via: str = "show_number") -> str:
+    """Record that ``actor`` saw the full number; ``via``: the button or the edit form."""
+    record(
+        "contact.reveal_phone", contact, user=actor, detail={"firm_id": contact.firm_id, "via": via}
+    )
     return contact.phone
 
 
@@ -253,26 +301,49 @@ def assign(
             raise FirmError(_l("The commissioner works in another street."), "commissioner")
         other = firm.current_assignment("backup" if role == "primary" else "primary")
         if other is not None and other.commissioner_id == commissioner.id:
-            raise FirmError(_l("The primary and backup commissioner must be different people."), "commissioner")
+            raise FirmError(
+                _l("The primary and backup commissioner must be different people."), "commissioner"
+            )
     current = firm.current_assignment(role)
-    if current is not None and commissioner is not None and current.commissioner_id == commissioner.id:
+    if (
+        current is not None
+        and commissioner is not None
+        and current.commissioner_id == commissioner.id
+    ):
         return current
     now = utcnow()
     if current is not None:
         current.ended_at = now
         current.end_reason = reason
-        record("assignment.end", current, user=actor,
-               detail={"firm_id": firm.id, "role": role, "reason": reason})
+        record(
+            "assignment.end",
+            current,
+            user=actor,
+            detail={"firm_id": firm.id, "role": role, "reason": reason},
+        )
     if commissioner is None:
         return None
     new = Assignment(
-        firm=firm, commissioner=commissioner, role=role, started_at=now, reason=reason,
+        firm=firm,
+        commissioner=commissioner,
+        role=role,
+        started_at=now,
+        reason=reason,
         assigned_by=actor,
     )
     db.session.add(new)
     db.session.flush()
-    record("assignment.create", new, user=actor, detail={
-        "firm_id": firm.id, "commissioner_id": commissioner.id, "role": role, "reason": reason})
+    record(
+        "assignment.create",
+        new,
+        user=actor,
+        detail={
+            "firm_id": firm.id,
+            "commissioner_id": commissioner.id,
+            "role": role,
+            "reason": reason,
+        },
+    )
     return new
 
 
@@ -295,26 +366,49 @@ def bulk_reassign(
     )
     if street_id is not None:
         stmt = stmt.join(Firm).where(Firm.street_id == street_id)
+    currents = db.session.scalars(stmt).all()
+    # Checked before anything changes, so a refusal leaves every firm as it was.
+    if any(current.firm.street_id != successor.street_id for current in currents):
+        raise FirmError(
+            _l("The successor works in another street than some of these firms."), "successor"
+        )
     moved = 0
     now = utcnow()
-    for current in db.session.scalars(stmt).all():
+    for current in currents:
         firm = current.firm
-        if firm.street_id != successor.street_id:
-            raise FirmError(_l("The successor works in another street than some of these firms."), "successor")
         current.ended_at = now
         current.end_reason = reason
+        record(
+            "assignment.end",
+            current,
+            user=actor,
+            detail={"firm_id": firm.id, "role": current.role, "reason": reason},
+        )
         other = firm.current_assignment("backup" if current.role == "primary" else "primary")
         if other is not None and other.commissioner_id == successor.id:
-            record("assignment.end", current, user=actor,
-                   detail={"firm_id": firm.id, "role": current.role, "reason": reason})
             continue
-        new = Assignment(firm=firm, commissioner=successor, role=current.role, started_at=now,
-                         reason=reason, assigned_by=actor)
+        new = Assignment(
+            firm=firm,
+            commissioner=successor,
+            role=current.role,
+            started_at=now,
+            reason=reason,
+            assigned_by=actor,
+        )
         db.session.add(new)
         db.session.flush()
-        record("assignment.create", new, user=actor, detail={
-            "firm_id": firm.id, "commissioner_id": successor.id, "role": current.role,
-            "reason": reason, "replaces": leaving.id})
+        record(
+            "assignment.create",
+            new,
+            user=actor,
+            detail={
+                "firm_id": firm.id,
+                "commissioner_id": successor.id,
+                "role": current.role,
+                "reason": reason,
+                "replaces": leaving.id,
+            },
+        )
         moved += 1
     return moved
 
@@ -326,4 +420,3 @@ def open_assignment_counts(commissioner_ids: list[int]) -> dict[int, int]:
         .group_by(Assignment.commissioner_id)
     ).all()
     return dict(rows)
-

@@ -6,6 +6,7 @@ organisation code, and a check character computed over the first seventeen.
 """
 
 import random
+import unicodedata
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
@@ -18,8 +19,11 @@ def check_character(first17: str) -> str:
 
 
 def normalise(code: str) -> str:
-    """Upper-case and strip spaces, the way people paste codes from certificates."""
-    return "".join(code.split()).upper()
+    """Upper-case and strip spaces, the way people paste codes from certificates.
+
+    NFKC first: a Chinese input method left in full-width mode types "９１３３…Ｂ".
+    """
+    return "".join(unicodedata.normalize("NFKC", code).split()).upper()
 
 
 def uscc_error(code: str) -> str | None:
@@ -48,7 +52,8 @@ _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 def _org_code(rng: random.Random) -> str:
     """A nine-character organisation code with its GB 11714 check character."""
     body = "".join(rng.choice(_ORG_ALPHABET) for _ in range(8))
-    total = sum(_VALUE[c] * w for c, w in zip(body, _ORG_WEIGHTS, strict=True))
+    # GB 11714 values letters A=10 … Z=35 (base 36), unlike GB 32100's own alphabet.
+    total = sum(int(c, 36) * w for c, w in zip(body, _ORG_WEIGHTS, strict=True))
     check = 11 - total % 11
     return body + {10: "X", 11: "0"}.get(check, str(check))
 

@@ -3,6 +3,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from crm.auth.models import User
 from crm.auth.permissions import (
@@ -39,9 +40,13 @@ def _streets_for(user: User) -> list[Street]:
 
 
 def _leaders() -> list[User]:
-    return list(db.session.scalars(
-        select(User).where(User.role == LEADER, User.active.is_(True)).order_by(User.display_name)
-    ))
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.role == LEADER, User.active.is_(True))
+            .order_by(User.display_name)
+        )
+    )
 
 
 def _load_firm(firm_id: int, *, for_edit: bool = False) -> Firm:
@@ -67,8 +72,10 @@ def _load_firm(firm_id: int, *, for_edit: bool = False) -> Firm:
 
 def read_filters(form: FirmFilterForm) -> services.FirmFilter:
     form.validate()
+
     def ok(field):
         return None if field.errors else field.data
+
     return services.FirmFilter(
         q=form.q.data or "",
         street_id=ok(form.street_id),
@@ -83,8 +90,11 @@ def read_filters(form: FirmFilterForm) -> services.FirmFilter:
 @bp.route("/")
 @roles_required(*VIEWERS)
 def index():
-    form = FirmFilterForm(request.args, streets=_streets_for(current_user),
-                          commissioners=services.commissioners_in_scope(current_user))
+    # Disabled commissioners still holding firms too, so their firms can be found.
+    commissioners = services.commissioners_in_scope(current_user, with_disabled_holding_firms=True)
+    form = FirmFilterForm(
+        request.args, streets=_streets_for(current_user), commissioners=commissioners
+    )
     filters = read_filters(form)
     page = db.paginate(
         services.with_list_loading(services.firm_query(current_user, filters)),
@@ -92,8 +102,9 @@ def index():
         max_per_page=200,
         error_out=False,
     )
-    return render_template("firms/index.html", page=page, form=form, title=_("Firms"),
-                           endpoint="firms.index")
+    return render_template(
+        "firms/index.html", page=page, form=form, title=_("Firms"), endpoint="firms.index"
+    )
 
 
 @bp.route("/mine")
@@ -108,8 +119,9 @@ def mine():
         max_per_page=200,
         error_out=False,
     )
-    return render_template("firms/index.html", page=page, form=form, title=_("My firms"),
-                           endpoint="firms.mine")
+    return render_template(
+        "firms/index.html", page=page, form=form, title=_("My firms"), endpoint="firms.mine"
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -127,8 +139,13 @@ def new():
             form[exc.field or "name"].errors.append(str(exc))
         else:
             if current_user.role == COMMISSIONER:
-                services.assign(firm, current_user, "primary", actor=current_user,
-                                reason=_("Created the firm record"))
+                services.assign(
+                    firm,
+                    current_user,
+                    "primary",
+                    actor=current_user,
+                    reason=_("Created the firm record"),
+                )
             db.session.commit()
             flash(_("Firm %(name)s created.", name=firm.name), "success")
             return redirect(url_for("firms.detail", firm_id=firm.id))
@@ -161,9 +178,15 @@ def edit(firm_id: int):
         if not can_create_firm(current_user, form.street_id.data):
             deny("street out of scope")
         try:
-            services.update_firm(firm, form.firm_data(), actor=current_user,
-                                 expected_version=int(form.version.data or 0))
-        except services.StaleFirm:
+            services.update_firm(
+                firm,
+                form.firm_data(),
+                actor=current_user,
+                expected_version=int(form.version.data or 0),
+            )
+        except (services.StaleFirm, StaleDataError):
+            # StaleDataError: the other save landed between the version check and this write.
+            db.session.rollback()
             stale_by = services.last_change_by(firm)
         except services.FirmError as exc:
             form[exc.field or "name"].errors.append(str(exc))
@@ -203,6 +226,10 @@ def contact_edit(firm_id: int, contact_id: int):
     firm = _load_firm(firm_id, for_edit=True)
     contact = _load_contact(firm, contact_id)
     form = ContactForm(obj=contact)
+    if request.method == "GET" and contact.phone:
+        # The form shows the number whole, so opening it is a full view like "Show number".
+        services.reveal_phone(contact, actor=current_user, via="edit_form")
+        db.session.commit()
     if form.validate_on_submit():
         services.save_contact(firm, form.data, actor=current_user, contact=contact)
         db.session.commit()
@@ -261,11 +288,13 @@ def assign(firm_id: int):
         deny("assignment out of scope")
     form = _assign_form(firm, formdata=request.form)
     if form.validate_on_submit():
-        commissioner = db.session.get(User, form.commissioner_id.data) \
-            if form.commissioner_id.data else None
+        commissioner = (
+            db.session.get(User, form.commissioner_id.data) if form.commissioner_id.data else None
+        )
         try:
-            services.assign(firm, commissioner, form.role.data, actor=current_user,
-                            reason=form.reason.data)
+            services.assign(
+                firm, commissioner, form.role.data, actor=current_user, reason=form.reason.data
+            )
         except services.FirmError as exc:
             form.commissioner_id.errors.append(str(exc))
         else:
@@ -273,32 +302,45 @@ def assign(firm_id: int):
             flash(_("Assignment saved."), "success")
             return redirect(url_for("firms.detail", firm_id=firm.id) + "#assignments")
     return render_template(
-        "firms/detail.html", firm=firm, full_phone=can_see_full_phone(current_user, firm),
-        revealed=None, assign_form=form,
+        "firms/detail.html",
+        firm=firm,
+        full_phone=can_see_full_phone(current_user, firm),
+        revealed=None,
+        assign_form=form,
     ), 422
 
 
 @bp.route("/reassign", methods=["GET", "POST"])
 @roles_required(OFFICE, STREET)
 def reassign():
-    commissioners = services.commissioners_in_scope(current_user)
-    form = ReassignForm(commissioners=commissioners)
+    successors = services.commissioners_in_scope(current_user)
+    commissioners = services.commissioners_in_scope(current_user, with_disabled_holding_firms=True)
+    form = ReassignForm(leaving=commissioners, successors=successors)
     counts = services.open_assignment_counts([u.id for u in commissioners])
     if form.validate_on_submit():
-        by_id = {u.id: u for u in commissioners}
-        leaving, successor = by_id.get(form.leaving_id.data), by_id.get(form.successor_id.data)
+        leaving = next((u for u in commissioners if u.id == form.leaving_id.data), None)
+        successor = next((u for u in successors if u.id == form.successor_id.data), None)
         if leaving is None or successor is None:
             deny("commissioner out of scope")
         street_id = current_user.street_id if current_user.role == STREET else None
         try:
-            moved = services.bulk_reassign(leaving, successor, actor=current_user,
-                                           reason=form.reason.data, street_id=street_id)
+            moved = services.bulk_reassign(
+                leaving, successor, actor=current_user, reason=form.reason.data, street_id=street_id
+            )
         except services.FirmError as exc:
             form.successor_id.errors.append(str(exc))
         else:
             db.session.commit()
-            flash(_("%(n)s firms handed from %(a)s to %(b)s.", n=moved,
-                    a=leaving.display_name, b=successor.display_name), "success")
+            flash(
+                _(
+                    "%(n)s firms handed from %(a)s to %(b)s.",
+                    n=moved,
+                    a=leaving.display_name,
+                    b=successor.display_name,
+                ),
+                "success",
+            )
             return redirect(url_for("firms.index", commissioner_id=successor.id))
-    return render_template("firms/reassign.html", form=form, counts=counts,
-                           commissioners=commissioners)
+    return render_template(
+        "firms/reassign.html", form=form, counts=counts, commissioners=commissioners
+    )
