@@ -451,3 +451,23 @@ def test_my_firms_says_so_when_nothing_is_assigned(
 def test_my_firms_is_for_commissioners(client, login_as, role):
     login_as(role)
     assert client.get("/firms/mine").status_code == 403
+
+
+def test_moving_a_firm_to_another_street_ends_its_old_streets_assignments(
+    client, login_as, make_street, make_firm, make_user, assign
+):
+    from crm.firms.services import MOVED_STREET_REASON, update_firm
+
+    home, new_home = make_street(), make_street()
+    firm = make_firm(street=home)
+    commissioner = make_user("commissioner", street=home)
+    assign(firm, commissioner, "primary")
+    office = make_user("office")
+
+    update_firm(firm, {"street_id": new_home.id}, actor=office)
+    db.session.commit()
+
+    ended = firm.assignments[0]
+    assert ended.ended_at is not None
+    assert ended.end_reason == MOVED_STREET_REASON
+    assert firm.primary_commissioner is None

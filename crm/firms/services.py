@@ -206,7 +206,29 @@ def update_firm(
     if diff:
         db.session.flush()
         record("firm.update", firm, user=actor, detail={"changes": diff})
+    if "street_id" in diff:
+        _end_assignments_outside_street(firm, actor=actor)
     return diff
+
+
+# Stored as data, like every reason people type: in the office's language.
+MOVED_STREET_REASON = "企业变更所属街镇"
+
+
+def _end_assignments_outside_street(firm: Firm, *, actor: User | None) -> None:
+    """Commissioners look after firms in their own street: a firm that moves leaves them."""
+    now = utcnow()
+    for current in [a for a in firm.assignments if a.ended_at is None]:
+        if current.commissioner.street_id == firm.street_id:
+            continue
+        current.ended_at = now
+        current.end_reason = MOVED_STREET_REASON
+        record(
+            "assignment.end",
+            current,
+            user=actor,
+            detail={"firm_id": firm.id, "role": current.role, "reason": MOVED_STREET_REASON},
+        )
 
 
 def last_change_by(firm: Firm) -> str:
