@@ -10,15 +10,20 @@ crm_cli = AppGroup("crm", help="Enterprise service CRM commands.")
 @crm_cli.command("create-user")
 @click.option("--username", prompt=True)
 @click.option("--display-name", default="")
-@click.option("--role", type=click.Choice(
-    ["admin", "office", "street", "commissioner", "department", "leader", "firm"]),
-    prompt=True)
+@click.option(
+    "--role",
+    type=click.Choice(
+        ["admin", "office", "street", "commissioner", "department", "leader", "firm"]
+    ),
+    prompt=True,
+)
 @click.option("--street", "street_name", default=None, help="Street name (street, commissioner).")
 @click.option("--department", "department_name", default=None, help="Department name.")
 @click.option("--firm-uscc", default=None, help="USCC of the firm (firm users).")
 @click.password_option()
-def create_user_command(username, display_name, role, street_name, department_name,
-                        firm_uscc, password):
+def create_user_command(
+    username, display_name, role, street_name, department_name, firm_uscc, password
+):
     """Create a user account (the first admin, for instance)."""
     from crm.admin.services import AccountError, create_user
     from crm.extensions import db

@@ -18,8 +18,8 @@ os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REDIS_URL", None)
 
-from crm import create_app  # noqa: E402
-from crm.extensions import db  # noqa: E402
+from crm import create_app
+from crm.extensions import db
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "Tested-Pass-42"
@@ -28,7 +28,7 @@ PASSWORD = "Tested-Pass-42"
 def _normalise(url: str) -> str:
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -145,8 +145,10 @@ def count_queries(app):
     return counting
 
 
-_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
-                   r'name="csrf_token" value="([^"]+)"')
+_CSRF = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'name="csrf_token" value="([^"]+)"'
+)
 
 
 def csrf_token(client, url: str) -> str:
@@ -168,8 +170,9 @@ def login_as(client, make_user):
     """``login_as("office")`` logs a fresh user of that role in through the real form."""
 
     def _login(role_or_user, **overrides):
-        user = make_user(role_or_user, **overrides) if isinstance(role_or_user, str) \
-            else role_or_user
+        user = (
+            make_user(role_or_user, **overrides) if isinstance(role_or_user, str) else role_or_user
+        )
         response = login(client, user.username)
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         return user

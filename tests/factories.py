@@ -20,11 +20,18 @@ _rng = random.Random(2026)
 def make_street(app):
     def _make(**kw):
         n = next(_seq)
-        street = Street(**{"name": f"测试街道{n}", "code": f"S{n:03d}",
-                           "service_centre_phone": "021-6000000" + str(n % 10), **kw})
+        street = Street(
+            **{
+                "name": f"测试街道{n}",
+                "code": f"S{n:03d}",
+                "service_centre_phone": "021-6000000" + str(n % 10),
+                **kw,
+            }
+        )
         db.session.add(street)
         db.session.commit()
         return street
+
     return _make
 
 
@@ -36,6 +43,7 @@ def make_department(app):
         db.session.add(dept)
         db.session.commit()
         return dept
+
     return _make
 
 
@@ -45,11 +53,20 @@ def make_firm(app, make_street):
         if "street" not in kw and "street_id" not in kw:
             kw["street"] = make_street()
         n = next(_seq)
-        firm = Firm(**{"name": f"上海测试科技有限公司{n}", "uscc": uscc.generate(_rng),
-                       "industry_code": "I65", "size": "small", "status": "active", **kw})
+        firm = Firm(
+            **{
+                "name": f"上海测试科技有限公司{n}",
+                "uscc": uscc.generate(_rng),
+                "industry_code": "I65",
+                "size": "small",
+                "status": "active",
+                **kw,
+            }
+        )
         db.session.add(firm)
         db.session.commit()
         return firm
+
     return _make
 
 
@@ -67,22 +84,32 @@ def make_user(app, make_street, make_department, make_firm):
             kw["firm_id"] = make_firm().id
         elif role == "firm" and "firm" in kw:
             kw["firm_id"] = kw.pop("firm").id
-        user = User(**{"username": f"{role}{n}", "display_name": f"{role} 用户{n}", "role": role,
-                       "password_hash": hash_password(password or PASSWORD), **kw})
+        user = User(
+            **{
+                "username": f"{role}{n}",
+                "display_name": f"{role} 用户{n}",
+                "role": role,
+                "password_hash": hash_password(password or PASSWORD),
+                **kw,
+            }
+        )
         db.session.add(user)
         db.session.commit()
         return user
+
     return _make
 
 
 @pytest.fixture
 def make_contact(app):
     def _make(firm, **kw):
-        contact = Contact(**{"firm": firm, "name": "张伟", "title": "行政经理",
-                             "phone": "13812345678", **kw})
+        contact = Contact(
+            **{"firm": firm, "name": "张伟", "title": "行政经理", "phone": "13812345678", **kw}
+        )
         db.session.add(contact)
         db.session.commit()
         return contact
+
     return _make
 
 
@@ -93,4 +120,5 @@ def assign(app):
         db.session.add(a)
         db.session.commit()
         return a
+
     return _assign

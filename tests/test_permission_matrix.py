@@ -59,6 +59,13 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("firms.assign", "POST"): only("office", "street", ok=422),
     ("firms.reassign", "GET"): only("office", "street"),
     ("firms.reassign", "POST"): only("office", "street"),
+    # Import is the office's and the streets'; export follows the list's viewers and scope.
+    ("firms_import.upload", "GET"): only("office", "street"),
+    ("firms_import.upload", "POST"): only("office", "street", ok=422),
+    ("firms_import.template", "GET"): only("office", "street"),
+    ("firms_import.preview", "GET"): only("office", "street", ok=302),  # unknown upload
+    ("firms_import.confirm", "POST"): only("office", "street", ok=302),
+    ("firms_export.export", "GET"): only(*VIEWERS),
     # Administration: the admin alone.
     ("admin.users", "GET"): only("admin"),
     ("admin.user_new", "GET"): only("admin"),
@@ -125,7 +132,7 @@ def world(make_street, make_department, make_firm, make_user, make_contact, assi
 
 def _url(app, endpoint: str, ids: dict) -> str:
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
-    values = {"filename": "css/app.css", "lang": "en"}
+    values = {"filename": "css/app.css", "lang": "en", "token": "A" * 32}
     values.update({k: v for k, v in ids.items() if k in rule.arguments})
     with app.test_request_context():
         from flask import url_for

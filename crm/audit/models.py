@@ -1,7 +1,6 @@
 """The audit log: append-only, enforced by the ORM here and by triggers in the database."""
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import JSON, Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column
@@ -20,12 +19,12 @@ class AuditLog(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)  # UTC
     # No foreign key: the record outlives the account, and keeps the name it had.
-    user_id: Mapped[Optional[int]]
+    user_id: Mapped[int | None]
     username: Mapped[str] = mapped_column(String(64), default="")
     ip: Mapped[str] = mapped_column(String(64), default="")
     action: Mapped[str] = mapped_column(String(64), index=True)
     object_type: Mapped[str] = mapped_column(String(32), default="")
-    object_id: Mapped[Optional[int]]
+    object_id: Mapped[int | None]
     result: Mapped[str] = mapped_column(String(16), default="success")
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 

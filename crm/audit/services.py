@@ -15,11 +15,7 @@ _SECRET_KEYS = ("password", "token", "secret", "csrf")
 def _clean(detail: dict[str, Any] | None) -> dict[str, Any]:
     if not detail:
         return {}
-    return {
-        k: v
-        for k, v in detail.items()
-        if not any(s in k.lower() for s in _SECRET_KEYS)
-    }
+    return {k: v for k, v in detail.items() if not any(s in k.lower() for s in _SECRET_KEYS)}
 
 
 def record(

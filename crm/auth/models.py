@@ -22,23 +22,23 @@ class User(UserMixin, db.Model):
     display_name: Mapped[str] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16), index=True)
-    street_id: Mapped[Optional[int]] = mapped_column(ForeignKey("streets.id"), index=True)
-    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("departments.id"), index=True)
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     # Set only for firm users; the firms table is defined in crm.firms.models.
-    firm_id: Mapped[Optional[int]] = mapped_column(ForeignKey("firms.id"), index=True)
+    firm_id: Mapped[int | None] = mapped_column(ForeignKey("firms.id"), index=True)
     phone: Mapped[str] = mapped_column(String(32), default="")
     email: Mapped[str] = mapped_column(String(120), default="")
     # A talent commissioner (人才专员) is a commissioner with this specialty.
     specialty: Mapped[str] = mapped_column(String(32), default="")
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[Optional[datetime]]
-    last_login_at: Mapped[Optional[datetime]]
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    street: Mapped[Optional[Street]] = relationship()
-    department: Mapped[Optional[Department]] = relationship()
+    street: Mapped[Street | None] = relationship()
+    department: Mapped[Department | None] = relationship()
     firm: Mapped[Optional["Firm"]] = relationship(foreign_keys=[firm_id])  # noqa: F821
 
     @property
@@ -60,7 +60,7 @@ class UserSession(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    revoked_at: Mapped[Optional[datetime]]
+    revoked_at: Mapped[datetime | None]
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(256), default="")
 

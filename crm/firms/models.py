@@ -32,21 +32,22 @@ class Firm(db.Model):
     legal_representative: Mapped[str] = mapped_column(String(64), default="")
     # GB/T 4754 code: a section letter and up to four digits, e.g. "I6513".
     industry_code: Mapped[str] = mapped_column(String(5), default="", index=True)
-    size: Mapped[Optional[str]] = mapped_column(String(8), index=True)
-    registered_capital: Mapped[Optional[Decimal]] = mapped_column(Numeric(14, 2))  # 万元
-    employees: Mapped[Optional[int]]
-    revenue_band: Mapped[Optional[str]] = mapped_column(String(16))  # 万元
-    established_on: Mapped[Optional[date]]
+    size: Mapped[str | None] = mapped_column(String(8), index=True)
+    registered_capital: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # 万元
+    employees: Mapped[int | None]
+    revenue_band: Mapped[str | None] = mapped_column(String(16))  # 万元
+    established_on: Mapped[date | None]
     street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"))
     address: Mapped[str] = mapped_column(String(200), default="")
     high_tech: Mapped[bool] = mapped_column(default=False)
     foreign_invested: Mapped[bool] = mapped_column(default=False)
-    tier: Mapped[Optional[str]] = mapped_column(String(16), index=True)
+    tier: Mapped[str | None] = mapped_column(String(16), index=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)
     # The district leader (区领导) linked to a district-tier firm.
-    leader_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("users.id", use_alter=True), index=True  # users and firms refer to each other
+    leader_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", use_alter=True),
+        index=True,  # users and firms refer to each other
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -54,7 +55,7 @@ class Firm(db.Model):
     version: Mapped[int] = mapped_column(default=1)
 
     street: Mapped[Street] = relationship()
-    leader: Mapped[Optional[User]] = relationship(foreign_keys=[leader_id])
+    leader: Mapped[User | None] = relationship(foreign_keys=[leader_id])
     contacts: Mapped[list["Contact"]] = relationship(
         back_populates="firm", cascade="all, delete-orphan", order_by="Contact.id"
     )
@@ -65,9 +66,7 @@ class Firm(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     def current_assignment(self, role: str) -> Optional["Assignment"]:
-        return next(
-            (a for a in self.assignments if a.role == role and a.ended_at is None), None
-        )
+        return next((a for a in self.assignments if a.role == role and a.ended_at is None), None)
 
     @property
     def primary_commissioner(self) -> User | None:
@@ -111,11 +110,11 @@ class Assignment(db.Model):
     commissioner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     role: Mapped[str] = mapped_column(String(8))  # primary or backup
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    ended_at: Mapped[Optional[datetime]]
+    ended_at: Mapped[datetime | None]
     reason: Mapped[str] = mapped_column(String(200), default="")
     end_reason: Mapped[str] = mapped_column(String(200), default="")
-    assigned_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     firm: Mapped[Firm] = relationship(back_populates="assignments")
     commissioner: Mapped[User] = relationship(foreign_keys=[commissioner_id])
-    assigned_by: Mapped[Optional[User]] = relationship(foreign_keys=[assigned_by_id])
+    assigned_by: Mapped[User | None] = relationship(foreign_keys=[assigned_by_id])

@@ -1,0 +1,47 @@
+"""Each role's menu shows only what it may open, and everything it shows opens."""
+
+import re
+
+import pytest
+
+from crm.auth.models import ROLES
+
+NAV = re.compile(r'<div class="collapse navbar-collapse" id="mainnav">(.*?)</ul>', re.S)
+HREF = re.compile(r'href="([^"#]+)"')
+
+# Pages each role must find in its menu (by path).
+EXPECTED = {
+    "admin": {"/admin/users/", "/admin/audit/"},
+    "office": {"/firms/", "/firms/reassign"},
+    "street": {"/firms/", "/firms/reassign"},
+    "commissioner": {"/firms/mine", "/firms/"},
+    "department": set(),
+    "leader": {"/firms/"},
+    "firm": set(),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_menu_links_all_open_for_the_role(client, login_as, role):
+    login_as(role)
+    page = client.get("/", follow_redirects=True)
+    assert page.status_code == 200
+    menu = NAV.search(page.get_data(as_text=True))
+    assert menu, "the page has no main menu"
+    links = set(HREF.findall(menu.group(1)))
+    missing = {path for path in EXPECTED[role] if path in _existing_paths(client)} - links
+    assert not missing, f"{role} menu lacks {missing}"
+    for href in links:
+        assert client.get(href).status_code == 200, f"{role} menu links {href}, which fails"
+
+
+def _existing_paths(client):
+    return {rule.rule for rule in client.application.url_map.iter_rules()}
+
+
+def test_firm_user_menu_points_at_its_own_firm(client, login_as, make_firm):
+    firm = make_firm()
+    user = login_as("firm", firm_id=firm.id)
+    page = client.get(f"/firms/{user.firm_id}").get_data(as_text=True)
+    assert f'href="/firms/{firm.id}"' in NAV.search(page).group(1)
+    assert 'href="/firms/"' not in NAV.search(page).group(1)
