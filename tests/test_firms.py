@@ -721,3 +721,26 @@ def test_firm_create_assignment_rows_exist_only_for_commissioners(client, login_
     login_as("office")
     post_form(client, "/firms/new", firm_form(make_street()))
     assert db.session.scalar(select(func.count()).select_from(Assignment)) == 0
+
+
+def test_the_commissioner_filter_offers_one_streets_commissioners_at_a_time(
+    client, login_as, make_street, make_firm, make_user, assign
+):
+    home, away = make_street(), make_street()
+    here = make_user("commissioner", street=home, display_name="本街专员")
+    there = make_user("commissioner", street=away, display_name="外街专员")
+    firm = make_firm(name="本街专员的企业", street=home)
+    assign(firm, here, "primary")
+    make_firm(name="另一家企业", street=away)
+    login_as("office")
+
+    district_wide = client.get("/firms/").get_data(as_text=True)
+    assert "本街专员" not in district_wide  # hundreds in a real district: pick a street first
+    one_street = client.get(f"/firms/?street_id={home.id}").get_data(as_text=True)
+    assert "本街专员" in one_street
+    assert "外街专员" not in one_street
+    # A commissioner chosen by a link still filters, street or not.
+    linked = client.get(f"/firms/?commissioner_id={here.id}").get_data(as_text=True)
+    assert "本街专员的企业" in linked
+    assert "另一家企业" not in linked
+    assert there.id != here.id

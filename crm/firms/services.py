@@ -137,11 +137,14 @@ def with_list_loading(stmt: Select) -> Select:
     )
 
 
-def commissioners_in_scope(user: User, *, with_disabled_holding_firms: bool = False) -> list[User]:
+def commissioners_in_scope(
+    user: User, *, with_disabled_holding_firms: bool = False, street_id: int | None = None
+) -> list[User]:
     """The active commissioners ``user`` works with, in its street or everywhere.
 
     ``with_disabled_holding_firms`` adds disabled accounts that still look after firms: an
     account is often disabled the day someone leaves, and their firms must still be handed on.
+    ``street_id`` narrows a district-wide user's choice to one street.
     """
     active = User.active.is_(True)
     if with_disabled_holding_firms:
@@ -152,6 +155,8 @@ def commissioners_in_scope(user: User, *, with_disabled_holding_firms: bool = Fa
     stmt = select(User).where(User.role == "commissioner", active)
     if user.role in ("street", "commissioner"):
         stmt = stmt.where(User.street_id == user.street_id)
+    elif street_id is not None:
+        stmt = stmt.where(User.street_id == street_id)
     return list(
         db.session.scalars(
             stmt.order_by(User.display_name, User.id).options(selectinload(User.street))
@@ -159,10 +164,20 @@ def commissioners_in_scope(user: User, *, with_disabled_holding_firms: bool = Fa
     )
 
 
-def my_firm_ids_stmt(user: User) -> Select:
-    return select(Assignment.firm_id).where(
-        Assignment.commissioner_id == user.id, Assignment.ended_at.is_(None)
-    )
+def commissioners_for_filter(
+    user: User, *, street_id: int | None, selected: int | None
+) -> list[User]:
+    """The commissioner filter's choices: one street's, never the whole district's.
+
+    A district has hundreds of commissioners; a district-wide user picks a street first. A
+    commissioner already chosen (a link from the reassignment page) stays selectable.
+    """
+    if user.role in ("street", "commissioner") or street_id is not None:
+        return commissioners_in_scope(user, with_disabled_holding_firms=True, street_id=street_id)
+    if selected is None:
+        return []
+    chosen = db.session.get(User, selected)
+    return [chosen] if chosen is not None and chosen.role == "commissioner" else []
 
 
 # -- firms -------------------------------------------------------------------------------

@@ -13,9 +13,8 @@ from flask_wtf.file import FileField, FileRequired
 from crm.audit.services import record
 from crm.auth.permissions import COMMISSIONER, LEADER, OFFICE, STREET, deny, roles_required
 from crm.extensions import db
-from crm.firms import exporter, importer, services
-from crm.firms.forms import FirmFilterForm
-from crm.firms.views import _streets_for, read_filters
+from crm.firms import exporter, importer
+from crm.firms.views import filter_form, read_filters, streets_for
 from crm.timeutil import utcnow
 
 import_bp = Blueprint("firms_import", __name__, url_prefix="/firms/import")
@@ -60,7 +59,7 @@ def upload():
 @import_bp.route("/template.xlsx")
 @roles_required(*IMPORTERS)
 def template():
-    streets = _streets_for(current_user)
+    streets = streets_for(current_user)
     out = exporter.template_workbook(streets[0].name if streets else "某某街道")
     return _xlsx_download(out, "企业导入模板.xlsx", "firm-import-template.xlsx")
 
@@ -111,12 +110,7 @@ def confirm(token: str):
 @export_bp.route("/export.xlsx")
 @roles_required(*EXPORTERS)
 def export():
-    form = FirmFilterForm(
-        request.args,
-        streets=_streets_for(current_user),
-        commissioners=services.commissioners_in_scope(current_user),
-    )
-    out, count = exporter.export_firms(current_user, read_filters(form))
+    out, count = exporter.export_firms(current_user, read_filters(filter_form(request.args)))
     # A whole list leaving the system is worth a line in the log.
     record(
         "firm.export",

@@ -32,7 +32,7 @@ VIEWERS = (OFFICE, STREET, COMMISSIONER, LEADER)
 EDITORS = (OFFICE, STREET, COMMISSIONER)
 
 
-def _streets_for(user: User) -> list[Street]:
+def streets_for(user: User) -> list[Street]:
     stmt = select(Street).where(Street.active.is_(True)).order_by(Street.code)
     if user.role in (STREET, COMMISSIONER):
         stmt = stmt.where(Street.id == user.street_id)
@@ -70,6 +70,16 @@ def _load_firm(firm_id: int, *, for_edit: bool = False) -> Firm:
     return firm
 
 
+def filter_form(args) -> FirmFilterForm:
+    """The firm list's filters for the current user, shared by the list and its export."""
+    commissioners = services.commissioners_for_filter(
+        current_user,
+        street_id=args.get("street_id", type=int),
+        selected=args.get("commissioner_id", type=int),
+    )
+    return FirmFilterForm(args, streets=streets_for(current_user), commissioners=commissioners)
+
+
 def read_filters(form: FirmFilterForm) -> services.FirmFilter:
     form.validate()
 
@@ -90,11 +100,7 @@ def read_filters(form: FirmFilterForm) -> services.FirmFilter:
 @bp.route("/")
 @roles_required(*VIEWERS)
 def index():
-    # Disabled commissioners still holding firms too, so their firms can be found.
-    commissioners = services.commissioners_in_scope(current_user, with_disabled_holding_firms=True)
-    form = FirmFilterForm(
-        request.args, streets=_streets_for(current_user), commissioners=commissioners
-    )
+    form = filter_form(request.args)
     filters = read_filters(form)
     page = db.paginate(
         services.with_list_loading(services.firm_query(current_user, filters)),
@@ -110,7 +116,7 @@ def index():
 @bp.route("/mine")
 @roles_required(COMMISSIONER)
 def mine():
-    form = FirmFilterForm(request.args, streets=_streets_for(current_user), commissioners=[])
+    form = FirmFilterForm(request.args, streets=streets_for(current_user), commissioners=[])
     filters = read_filters(form)
     filters.commissioner_id = current_user.id
     page = db.paginate(
@@ -127,7 +133,7 @@ def mine():
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(*EDITORS)
 def new():
-    form = FirmForm(streets=_streets_for(current_user), leaders=_leaders())
+    form = FirmForm(streets=streets_for(current_user), leaders=_leaders())
     if request.method == "GET":
         form.status.data = "active"
     if form.validate_on_submit():
@@ -169,7 +175,7 @@ def detail(firm_id: int):
 @roles_required(*EDITORS)
 def edit(firm_id: int):
     firm = _load_firm(firm_id, for_edit=True)
-    form = FirmForm(obj=firm, streets=_streets_for(current_user), leaders=_leaders())
+    form = FirmForm(obj=firm, streets=streets_for(current_user), leaders=_leaders())
     if request.method == "GET":
         form.tags.data = ", ".join(firm.tags or [])
         form.version.data = str(firm.version)
