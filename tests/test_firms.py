@@ -729,7 +729,7 @@ def test_the_commissioner_filter_offers_one_streets_commissioners_at_a_time(
     home, away = make_street(), make_street()
     here = make_user("commissioner", street=home, display_name="本街专员")
     there = make_user("commissioner", street=away, display_name="外街专员")
-    firm = make_firm(name="本街专员的企业", street=home)
+    firm = make_firm(name="甲街区企业", street=home)
     assign(firm, here, "primary")
     make_firm(name="另一家企业", street=away)
     login_as("office")
@@ -741,6 +741,6 @@ def test_the_commissioner_filter_offers_one_streets_commissioners_at_a_time(
     assert "外街专员" not in one_street
     # A commissioner chosen by a link still filters, street or not.
     linked = client.get(f"/firms/?commissioner_id={here.id}").get_data(as_text=True)
-    assert "本街专员的企业" in linked
+    assert "甲街区企业" in linked
     assert "另一家企业" not in linked
     assert there.id != here.id
