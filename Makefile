@@ -8,7 +8,7 @@ FLASK   := $(BIN)/flask --app wsgi
 # The install re-runs whenever pyproject.toml changes.
 STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install translations run serve test test-postgres lint format bench clean
+.PHONY: install translations i18n run test test-postgres lint format bench clean
 
 install: $(STAMP) translations
 
@@ -22,6 +22,13 @@ $(STAMP): pyproject.toml
 # Compiled catalogues are build output (.gitignore): made from the .po files on every install.
 translations: $(STAMP)
 	$(BIN)/pybabel compile --statistics -d translations -D messages
+
+# After adding or changing interface text: refresh the catalogue, then translate the new
+# entries in translations/zh_CN/LC_MESSAGES/messages.po (tests/test_i18n.py lists any missing).
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		-o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -l zh_CN --no-fuzzy-matching
 
 run: install
 	$(FLASK) db upgrade
