@@ -234,16 +234,8 @@ def _end_assignments_outside_street(firm: Firm, *, actor: User | None) -> None:
     """Commissioners look after firms in their own street: a firm that moves leaves them."""
     now = utcnow()
     for current in [a for a in firm.assignments if a.ended_at is None]:
-        if current.commissioner.street_id == firm.street_id:
-            continue
-        current.ended_at = now
-        current.end_reason = MOVED_STREET_REASON
-        record(
-            "assignment.end",
-            current,
-            user=actor,
-            detail={"firm_id": firm.id, "role": current.role, "reason": MOVED_STREET_REASON},
-        )
+        if current.commissioner.street_id != firm.street_id:
+            _end(current, reason=MOVED_STREET_REASON, actor=actor, now=now)
 
 
 def last_change_by(firm: Firm) -> str:
@@ -350,16 +342,26 @@ def assign(
         return current
     now = utcnow()
     if current is not None:
-        current.ended_at = now
-        current.end_reason = reason
-        record(
-            "assignment.end",
-            current,
-            user=actor,
-            detail={"firm_id": firm.id, "role": role, "reason": reason},
-        )
+        _end(current, reason=reason, actor=actor, now=now)
     if commissioner is None:
         return None
+    return _start(firm, commissioner, role, reason=reason, actor=actor, now=now)
+
+
+def _end(assignment: Assignment, *, reason: str, actor: User | None, now) -> None:
+    assignment.ended_at = now
+    assignment.end_reason = reason
+    record(
+        "assignment.end",
+        assignment,
+        user=actor,
+        detail={"firm_id": assignment.firm_id, "role": assignment.role, "reason": reason},
+    )
+
+
+def _start(
+    firm: Firm, commissioner: User, role: str, *, reason: str, actor: User | None, now, **detail
+) -> Assignment:
     new = Assignment(
         firm=firm,
         commissioner=commissioner,
@@ -379,6 +381,7 @@ def assign(
             "commissioner_id": commissioner.id,
             "role": role,
             "reason": reason,
+            **detail,
         },
     )
     return new
@@ -413,38 +416,12 @@ def bulk_reassign(
     now = utcnow()
     for current in currents:
         firm = current.firm
-        current.ended_at = now
-        current.end_reason = reason
-        record(
-            "assignment.end",
-            current,
-            user=actor,
-            detail={"firm_id": firm.id, "role": current.role, "reason": reason},
-        )
+        _end(current, reason=reason, actor=actor, now=now)
         other = firm.current_assignment("backup" if current.role == "primary" else "primary")
         if other is not None and other.commissioner_id == successor.id:
             continue
-        new = Assignment(
-            firm=firm,
-            commissioner=successor,
-            role=current.role,
-            started_at=now,
-            reason=reason,
-            assigned_by=actor,
-        )
-        db.session.add(new)
-        db.session.flush()
-        record(
-            "assignment.create",
-            new,
-            user=actor,
-            detail={
-                "firm_id": firm.id,
-                "commissioner_id": successor.id,
-                "role": current.role,
-                "reason": reason,
-                "replaces": leaving.id,
-            },
+        _start(
+            firm, successor, current.role, reason=reason, actor=actor, now=now, replaces=leaving.id
         )
         moved += 1
     return moved

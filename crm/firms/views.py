@@ -101,16 +101,7 @@ def read_filters(form: FirmFilterForm) -> services.FirmFilter:
 @roles_required(*VIEWERS)
 def index():
     form = filter_form(request.args)
-    filters = read_filters(form)
-    page = db.paginate(
-        services.with_list_loading(services.firm_query(current_user, filters)),
-        per_page=request.args.get("per_page", type=int) or 25,
-        max_per_page=200,
-        error_out=False,
-    )
-    return render_template(
-        "firms/index.html", page=page, form=form, title=_("Firms"), endpoint="firms.index"
-    )
+    return _list_page(form, read_filters(form), _("Firms"), "firms.index")
 
 
 @bp.route("/mine")
@@ -119,15 +110,17 @@ def mine():
     form = FirmFilterForm(request.args, streets=streets_for(current_user), commissioners=[])
     filters = read_filters(form)
     filters.commissioner_id = current_user.id
+    return _list_page(form, filters, _("My firms"), "firms.mine")
+
+
+def _list_page(form: FirmFilterForm, filters: services.FirmFilter, title: str, endpoint: str):
     page = db.paginate(
         services.with_list_loading(services.firm_query(current_user, filters)),
         per_page=request.args.get("per_page", type=int) or 25,
         max_per_page=200,
         error_out=False,
     )
-    return render_template(
-        "firms/index.html", page=page, form=form, title=_("My firms"), endpoint="firms.mine"
-    )
+    return render_template("firms/index.html", page=page, form=form, title=title, endpoint=endpoint)
 
 
 @bp.route("/new", methods=["GET", "POST"])
