@@ -24,11 +24,11 @@ translations: $(STAMP)
 	$(BIN)/pybabel compile --statistics -d translations -D messages
 
 # After adding or changing interface text: refresh the catalogue, then translate the new
-# entries in translations/zh_CN/LC_MESSAGES/messages.po (tests/test_i18n.py lists any missing).
+# entries in translations/zh_Hans_CN/LC_MESSAGES/messages.po (tests/test_i18n.py lists any missing).
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 		-o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations -l zh_CN --no-fuzzy-matching
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -l zh_Hans_CN --no-fuzzy-matching
 
 run: install
 	$(FLASK) db upgrade

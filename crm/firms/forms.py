@@ -117,7 +117,7 @@ class FirmForm(FlaskForm):
 
 
 class ContactForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
+    name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=64)])
     title = StringField(_l("Position"), validators=[Length(max=64)])
     phone = StringField(
         _l("Phone"),
