@@ -64,6 +64,7 @@ def database_template(tmp_path_factory):
             conn.execute(text("CREATE SCHEMA public"))
         engine.dispose()
         _upgrade(url, tmp)
+        _snapshot_reference_data(url)
         return url
     path = tmp / "template.sqlite3"
     _upgrade(f"sqlite:///{path}", tmp)
@@ -86,11 +87,37 @@ class FreshContextClient(FlaskClient):
         return response
 
 
+# Rows the migrations themselves insert (reference data): every test starts with them, as
+# it does on SQLite, where each test copies the freshly migrated file.
+REFERENCE_TABLES = ("demand_categories",)
+_reference_rows: dict[str, list[dict]] = {}
+
+
+def _snapshot_reference_data(url: str) -> None:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        for name in REFERENCE_TABLES:
+            table = db.metadata.tables[name]
+            _reference_rows[name] = [dict(row._mapping) for row in conn.execute(table.select())]
+    engine.dispose()
+
+
 def _truncate_all(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         tables = [t.name for t in db.metadata.sorted_tables]
         conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        for name, rows in _reference_rows.items():
+            if rows:
+                table = db.metadata.tables[name]
+                conn.execute(table.insert(), rows)
+                # Keep the id sequence past the restored ids, as after the migration.
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                        f"(SELECT MAX(id) FROM {name}))"
+                    )
+                )
     engine.dispose()
 
 

@@ -30,6 +30,8 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(120), default="")
     # A talent commissioner (人才专员) is a commissioner with this specialty.
     specialty: Mapped[str] = mapped_column(String(32), default="")
+    # The head of a street's centre or a department: supervision (督办) goes to them.
+    is_unit_head: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
