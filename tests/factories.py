@@ -122,3 +122,40 @@ def assign(app):
         return a
 
     return _assign
+
+
+@pytest.fixture
+def category(app):
+    """A category the migration put in: "其他诉求", 5 working days."""
+    from sqlalchemy import select
+
+    from crm.demands.models import DemandCategory
+
+    def _category(code: str = "OTHER"):
+        return db.session.scalar(select(DemandCategory).where(DemandCategory.code == code))
+
+    return _category
+
+
+@pytest.fixture
+def make_demand(app, make_firm, make_user, category):
+    """A demand taken in by staff through the real service (state ``submitted``)."""
+    from crm.demands.services import submit_demand
+
+    def _make(firm=None, *, actor=None, code: str = "OTHER", channel: str = "hotline", **kw):
+        firm = firm or make_firm()
+        actor = actor or make_user("office")
+        demand, _ = submit_demand(
+            firm=firm,
+            category=category(code),
+            title=kw.pop("title", "办公场地租金补贴咨询"),
+            description=kw.pop("description", "企业希望了解办公场地租金补贴的申请条件。"),
+            urgency=kw.pop("urgency", "normal"),
+            channel=channel,
+            actor=actor,
+            **kw,
+        )
+        db.session.commit()
+        return demand
+
+    return _make

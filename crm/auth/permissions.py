@@ -140,3 +140,70 @@ def mask_phone(phone: str) -> str:
         return "*" * len(digits)
     keep_head = 3 if len(digits) >= 11 else 2
     return digits[:keep_head] + "*" * (len(digits) - keep_head - 4) + digits[-4:]
+
+
+# -- demands ---------------------------------------------------------------------------
+
+
+def demand_scope(user: User) -> ColumnElement[bool]:
+    """A WHERE clause over ``Demand`` that keeps only the demands ``user`` may see."""
+    from sqlalchemy import exists, or_, select
+
+    from crm.demands.models import Demand, DemandTask
+    from crm.firms.models import Firm
+
+    if user.role == OFFICE:
+        return true()
+    if user.role == STREET:
+        return or_(
+            Demand.street_id == user.street_id,
+            exists().where(
+                DemandTask.demand_id == Demand.id, DemandTask.street_id == user.street_id
+            ),
+        )
+    if user.role == COMMISSIONER:
+        return Demand.street_id == user.street_id
+    if user.role == DEPARTMENT:
+        return exists().where(
+            DemandTask.demand_id == Demand.id, DemandTask.department_id == user.department_id
+        )
+    if user.role == LEADER:
+        return Demand.firm_id.in_(select(Firm.id).where(Firm.leader_id == user.id))
+    if user.role == FIRM:
+        return Demand.firm_id == user.firm_id
+    return false()
+
+
+def can_view_demand(user: User, demand) -> bool:
+    if user.role == OFFICE:
+        return True
+    if user.role == STREET:
+        return demand.street_id == user.street_id or any(
+            t.street_id == user.street_id for t in demand.tasks
+        )
+    if user.role == COMMISSIONER:
+        return demand.street_id == user.street_id
+    if user.role == DEPARTMENT:
+        return any(t.department_id == user.department_id for t in demand.tasks)
+    if user.role == LEADER:
+        return demand.firm.leader_id == user.id
+    if user.role == FIRM:
+        return demand.firm_id == user.firm_id
+    return False
+
+
+def is_task_member(user: User, task) -> bool:
+    """Does ``user`` work in the unit ``task`` was dispatched to?
+
+    A street's level-1 demands (小事网格办) are handled by its commissioners as well as its
+    service centre.
+    """
+    if task.department_id is not None:
+        return user.role == DEPARTMENT and user.department_id == task.department_id
+    if user.street_id != task.street_id:
+        return False
+    return user.role == STREET or (user.role == COMMISSIONER and task.demand.level == 1)
+
+
+def can_dispatch(user: User, demand) -> bool:
+    return user.role == OFFICE or (user.role == STREET and demand.street_id == user.street_id)
