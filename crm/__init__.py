@@ -51,16 +51,17 @@ def create_app(config: dict | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from crm.admin.views import bp as admin_bp
     from crm.audit.views import bp as audit_bp
+    from crm.auth.views import bp as auth_bp
     from crm.demands.category_views import bp as categories_bp
     from crm.demands.ledger_views import bp as ledger_bp
     from crm.demands.notification_views import bp as notifications_bp
     from crm.demands.queue_views import bp as tasks_bp
     from crm.demands.views import bp as demands_bp
-    from crm.auth.views import bp as auth_bp
     from crm.firms.transfer_views import export_bp, import_bp
     from crm.firms.views import bp as firms_bp
     from crm.health import bp as health_bp
     from crm.home import bp as home_bp
+    from crm.workcal.views import bp as workcal_bp
 
     for bp in (
         auth_bp,
@@ -76,5 +77,6 @@ def _register_blueprints(app: Flask) -> None:
         admin_bp,
         audit_bp,
         health_bp,
+        workcal_bp,
     ):
         app.register_blueprint(bp)

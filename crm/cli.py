@@ -47,6 +47,8 @@ def create_user_command(
 
 def register_cli(app: Flask) -> None:
     from crm.demo.cli import seed_demo_command
+    from crm.workcal.cli import calendar_cli
 
     crm_cli.add_command(seed_demo_command)
+    crm_cli.add_command(calendar_cli)
     app.cli.add_command(crm_cli)

@@ -92,6 +92,13 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("admin.department_deactivate", "POST"): only("admin", ok=302),
     ("admin.department_reactivate", "POST"): only("admin", ok=302),
     ("audit.index", "GET"): only("admin"),
+    # The working-day calendar: an empty upload is refused with the form (422); an empty
+    # delete names no year and deletes nothing.
+    ("workcal.index", "GET"): only("admin"),
+    ("workcal.upload", "POST"): only("admin", ok=422),
+    ("workcal.year", "GET"): only("admin"),
+    ("workcal.delete", "POST"): only("admin", ok=302),
+    ("workcal.example", "GET"): only("admin"),
 }
 
 
