@@ -6,8 +6,11 @@ who may open it.
 """
 
 import pytest
+from sqlalchemy import select
 
 from crm.auth.models import ROLES
+from crm.demands.models import DemandCategory, Notification
+from crm.extensions import db
 from tests.conftest import csrf_token, login
 
 ANON = "anon"
@@ -28,6 +31,10 @@ def same(status, anon=302):
 
 VIEWERS = ("office", "street", "commissioner", "leader")
 EDITORS = ("office", "street", "commissioner")
+DISPATCHERS = ("office", "street")
+HANDLERS = ("street", "commissioner", "department")
+DEMAND_STAFF = ("office", "street", "commissioner", "department")
+DEMAND_VIEWERS = (*DEMAND_STAFF, "leader", "firm")
 
 # (endpoint, method) -> {role: expected status}. POSTs send an empty form with a valid
 # CSRF token: allowed roles get the form back with errors (200/422) or a redirect.
@@ -66,6 +73,36 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("firms_import.preview", "GET"): only("office", "street", ok=302),  # unknown upload
     ("firms_import.confirm", "POST"): only("office", "street", ok=302),
     ("firms_export.export", "GET"): only(*VIEWERS),
+    # Demands. The world's demand is level 3, in progress, dispatched to the department
+    # user's department, with a pending extension. Empty posts are refused as forms (422).
+    ("demands.index", "GET"): only("office", "street", "commissioner", "department", "leader"),
+    ("demands.new", "GET"): only(*EDITORS),
+    ("demands.new", "POST"): only(*EDITORS, ok=422),
+    ("demands.detail", "GET"): only(*DEMAND_VIEWERS),
+    ("demands.attachment", "GET"): only(*DEMAND_VIEWERS),
+    ("demands.attach", "POST"): only(*DEMAND_STAFF, ok=422),
+    ("demands.accept", "POST"): only(*DISPATCHERS, ok=422),
+    ("demands.reject", "POST"): only(*DISPATCHERS, ok=422),
+    ("demands.merge", "POST"): only(*DISPATCHERS, ok=422),
+    ("demands.dispatch", "POST"): only(*DISPATCHERS, ok=422),
+    ("demands.withdraw", "POST"): only("firm", ok=422),
+    ("demands.rate", "POST"): only("firm", ok=422),
+    ("demands.accept_task", "POST"): only(*HANDLERS, ok=422),
+    ("demands.return_task", "POST"): only(*HANDLERS, ok=422),
+    ("demands.progress", "POST"): only(*HANDLERS, ok=422),
+    ("demands.request_extension", "POST"): only(*HANDLERS, ok=422),
+    ("demands.resolve_task", "POST"): only(*HANDLERS, ok=422),
+    ("demands.decide_extension", "POST"): only("office", ok=422),
+    ("demands.pause", "POST"): only(*DEMAND_STAFF, ok=422),
+    ("demands.resume", "POST"): only(*DEMAND_STAFF, ok=422),
+    ("demands.follow_up", "POST"): only(*EDITORS, ok=422),
+    ("demands.note", "POST"): only(*DEMAND_STAFF, ok=422),
+    ("demands.extensions", "GET"): only("office"),
+    ("tasks.index", "GET"): only(*HANDLERS),
+    # Everyone has notifications; the world's one belongs to the office user.
+    ("notifications.index", "GET"): same(200),
+    ("notifications.read_all", "POST"): same(302),
+    ("notifications.open", "GET"): {**same(404), "office": 302},
     # Administration: the admin alone.
     ("admin.users", "GET"): only("admin"),
     ("admin.user_new", "GET"): only("admin"),
@@ -123,6 +160,12 @@ def world(make_street, make_department, make_firm, make_user, make_contact, assi
     other_contact = make_contact(other, name="李娜", phone="13998765432")
     target = make_user("office", username="target")
     department = make_department()
+    demand = _demand_in_progress(firm, users["office"], users["department"])
+    other_demand = _demand_in_progress(other, users["office"], make_user("department"))
+    # Asking for the extension told the office: the world's notification.
+    note = db.session.scalar(
+        select(Notification).where(Notification.user_id == users["office"].id).limit(1)
+    )
     return {
         "users": users,
         "ids": {
@@ -131,9 +174,44 @@ def world(make_street, make_department, make_firm, make_user, make_contact, assi
             "user_id": target.id,
             "street_id": away.id,
             "department_id": department.id,
+            **demand,
+            "notification_id": note.id,
         },
-        "other_ids": {"firm_id": other.id, "contact_id": other_contact.id},
+        "other_ids": {"firm_id": other.id, "contact_id": other_contact.id, **other_demand},
         "other_name": other.name,
+    }
+
+
+def _demand_in_progress(firm, office, handler) -> dict:
+    """A level-3 demand of ``firm``, dispatched to ``handler``'s department, its task
+    accepted, an extension waiting, and one attachment: every demand route has a target."""
+    from crm.demands import attachments, services
+
+    demand, _ = services.submit_demand(
+        firm=firm,
+        category=db.session.scalar(select(DemandCategory).where(DemandCategory.code == "OTHER")),
+        title="场地补贴咨询",
+        description="企业咨询办公场地补贴。",
+        urgency="normal",
+        channel="hotline",
+        actor=office,
+    )
+    services.accept_demand(demand, actor=office)
+    (task,) = services.dispatch_demand(
+        demand, actor=office, level=3, lead=services.Unit(department=handler.department)
+    )
+    services.accept_task(task, actor=handler)
+    request = services.request_extension(task, actor=handler, days=2, reason="等待企业补充材料")
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    (attachment,) = attachments.store(
+        demand, [attachments.Upload("材料.pdf", "application/pdf", pdf)], actor=office
+    )
+    db.session.commit()
+    return {
+        "demand_id": demand.id,
+        "task_id": task.id,
+        "request_id": request.id,
+        "attachment_id": attachment.id,
     }
 
 
@@ -196,15 +274,25 @@ def test_matrix(app, client, world, endpoint, method, role):
 _OBJECT_ROUTES = sorted(
     (endpoint, method)
     for endpoint, method in MATRIX
-    if endpoint.startswith("firms.")
-    and endpoint not in ("firms.index", "firms.mine", "firms.new", "firms.reassign")
+    if endpoint.startswith(("firms.", "demands."))
+    and endpoint
+    not in (
+        "firms.index",
+        "firms.mine",
+        "firms.new",
+        "firms.reassign",
+        "demands.index",
+        "demands.new",
+        "demands.extensions",
+    )
 )
 
 
 @pytest.mark.parametrize(("endpoint", "method"), _OBJECT_ROUTES)
-@pytest.mark.parametrize("role", ["firm", "street", "commissioner", "leader"])
+@pytest.mark.parametrize("role", ["firm", "street", "commissioner", "leader", "department"])
 def test_other_firms_objects_are_refused(app, client, world, endpoint, method, role):
-    """A user scoped to one firm or street gets 403/404 for another's, and none of its data."""
+    """A user scoped to one firm, street or department gets 403/404 for another's objects,
+    and none of their data."""
     login(client, world["users"][role].username)
     response = _request(client, method, _url(app, endpoint, world["other_ids"]), role)
     assert response.status_code in (403, 404)

@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from crm.audit.services import record
 from crm.auth.models import User
-from crm.auth.permissions import can_dispatch, is_task_member
+from crm.auth.permissions import can_dispatch, can_view_demand, is_task_member
 from crm.demands import notify, states
 from crm.demands.models import (
     Demand,
@@ -119,6 +119,9 @@ def _event(
     )
     if to_state:
         demand.state = to_state
+    # Every event writes the demand's row, so its version counts every change: two people
+    # acting at once collide even when neither moves the demand (notes, task actions).
+    demand.updated_at = utcnow()
     db.session.add(event)
     return event
 
@@ -167,6 +170,12 @@ def submit_demand(
         )
         if existing is not None:
             return existing, False
+    if not _may_take_in(firm, actor):
+        raise DemandError(
+            _l("Only the firm itself, its street or the office may record its demands."),
+            "firm",
+            code="role",
+        )
     if firm.status == "moved_out":
         raise DemandError(_l("This firm has moved out of the district."), "firm")
     if not category.active:
@@ -191,8 +200,10 @@ def submit_demand(
     db.session.add(demand)
     db.session.flush()
     demand.number = f"SQ{today():%Y%m%d}{demand.id:06d}"
-    _event(demand, "submitted", actor=actor, to_state=states.SUBMITTED, data={"channel": channel})
-    demand.state = states.SUBMITTED
+    created = _event(
+        demand, "submitted", actor=actor, to_state=states.SUBMITTED, data={"channel": channel}
+    )
+    created.from_state = None  # it came into being; no "submitted -> submitted" for reports
     record("demand.create", demand, user=actor, detail={"firm_id": firm.id, "channel": channel})
     notify.notify(
         (u for u in notify.dispatchers_for(demand) if u.id != actor.id),
@@ -208,6 +219,15 @@ def submit_demand(
         ),
     )
     return demand, True
+
+
+def _may_take_in(firm: Firm, actor: User) -> bool:
+    """A firm for itself; the office for any firm; a street's staff for its own firms."""
+    if actor.role == states.FIRM:
+        return actor.firm_id == firm.id
+    if actor.role == states.OFFICE:
+        return True
+    return actor.role in (states.STREET, states.COMMISSIONER) and actor.street_id == firm.street_id
 
 
 def accept_demand(
@@ -551,6 +571,12 @@ def decide_extension(
     _check("decide_extension", demand, actor, expected_version)
     if req.state != "pending":
         raise DemandError(_l("This request was already decided."), code="state")
+    if approve and task.state not in ("pending", "accepted"):
+        # Returned, resolved or cancelled by a re-dispatch: moving its deadline would move
+        # the demand's away from the task that now leads.
+        raise DemandError(
+            _l("This task is no longer open: the request can only be declined."), code="state"
+        )
     req.state = "approved" if approve else "declined"
     req.decided_by_id = actor.id
     req.decided_at = utcnow()
@@ -591,7 +617,9 @@ def decide_extension(
 
 
 def _may_pause(demand: Demand, actor: User) -> bool:
-    lead = demand.lead_task
+    # The open lead task: ``Demand.lead_task`` also finds the lead task of an earlier
+    # dispatch that its unit returned or resolved, before a re-dispatch.
+    lead = next((t for t in demand.open_tasks if t.role == "lead"), None)
     return actor.role == "office" or (lead is not None and is_task_member(actor, lead))
 
 
@@ -604,8 +632,9 @@ def pause_demand(
         raise DemandError(_l("Only the office or the lead unit may pause a demand."), code="role")
     if demand.paused_at is not None:
         raise DemandError(_l("The demand is already paused."), code="state")
+    reason = _require_text(reason, "reason", _l("A reason"))[:200]
     demand.paused_at = utcnow()
-    demand.pause_reason = _require_text(reason, "reason", _l("A reason"))[:200]
+    demand.pause_reason = reason
     _event(demand, "paused", actor=actor, message=demand.pause_reason)
 
 
@@ -620,10 +649,12 @@ def resume_demand(demand: Demand, *, actor: User, expected_version: int | None =
     paused_on = to_user_timezone(demand.paused_at).date()
     lost = max(cal.working_days_between(paused_on, today()), 0)
     if lost:
-        for task in demand.open_tasks:
-            task.due_on = cal.add_working_days(task.due_on, lost).day
-        if demand.due_on is not None:
-            demand.due_on = cal.add_working_days(demand.due_on, lost).day
+        # A deadline moved into a year the calendar does not know is unverified.
+        for item in [*demand.open_tasks, demand]:
+            if item.due_on is not None:
+                due = cal.add_working_days(item.due_on, lost)
+                item.due_on = due.day
+                item.due_verified = item.due_verified and due.verified
     demand.paused_at = None
     _event(demand, "resumed", actor=actor, data={"days_added": lost})
     return lost
@@ -695,12 +726,7 @@ def rate_demand(
 ) -> str:
     """Satisfied or basically satisfied closes the demand; not satisfied reopens it."""
     _check("rate", demand, actor, expected_version)
-    if rating not in ("satisfied", "basically_satisfied", "not_satisfied"):
-        raise DemandError(_l("Choose satisfied, basically satisfied or not satisfied."), "rating")
-    if actor.role == "firm" and actor.firm_id != demand.firm_id:
-        raise DemandError(_l("Only the firm that raised a demand may rate it."), code="role")
-    if actor.role != "firm" and not via_follow_up:
-        raise DemandError(_l("Staff record a firm's rating through a follow-up call."), code="role")
+    _check_rating(demand, actor, rating, via_follow_up=via_follow_up)
     target = states.rating_target(rating)
     demand.rating = rating
     demand.rated_at = utcnow()
@@ -731,6 +757,25 @@ def rate_demand(
     return target
 
 
+def _check_rating(demand: Demand, actor: User, rating: str, *, via_follow_up: bool) -> None:
+    if rating not in ("satisfied", "basically_satisfied", "not_satisfied"):
+        raise DemandError(_l("Choose satisfied, basically satisfied or not satisfied."), "rating")
+    if actor.role == "firm" and actor.firm_id != demand.firm_id:
+        raise DemandError(_l("Only the firm that raised a demand may rate it."), code="role")
+    if actor.role != "firm" and not via_follow_up:
+        raise DemandError(_l("Staff record a firm's rating through a follow-up call."), code="role")
+    if actor.role != "firm":
+        _require_follow_up_staff(demand, actor)
+
+
+def _require_follow_up_staff(demand: Demand, actor: User) -> None:
+    """Follow-up calls are the office's, or the firm's street's (its centre, commissioners)."""
+    if actor.role != states.OFFICE and actor.street_id != demand.street_id:
+        raise DemandError(
+            _l("Only the office or the firm's street may record a follow-up call."), code="role"
+        )
+
+
 def record_follow_up(
     demand: Demand,
     *,
@@ -741,7 +786,11 @@ def record_follow_up(
 ) -> None:
     """A follow-up call (回访); the rating the firm gave on the phone, if any, counts."""
     _check("follow_up", demand, actor, expected_version)
+    _require_follow_up_staff(demand, actor)
     text = _require_text(message, "message", _l("What was said"))
+    if rating:  # refused before anything is written
+        _check("rate", demand, actor, None)
+        _check_rating(demand, actor, rating, via_follow_up=True)
     _event(demand, "follow_up", actor=actor, message=text, data={"rating": rating})
     if rating:
         rate_demand(demand, actor=actor, rating=rating, via_follow_up=True)
@@ -749,6 +798,8 @@ def record_follow_up(
 
 def add_note(demand: Demand, *, actor: User, message: str, internal: bool = True) -> None:
     _check("note", demand, actor, None)
+    if not can_view_demand(actor, demand):
+        raise DemandError(_l("This demand is not one of yours."), code="role")
     _event(
         demand,
         "note",
