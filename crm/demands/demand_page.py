@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from crm.auth.models import User
 from crm.auth.permissions import FIRM, can_dispatch, can_view_demand, deny, is_task_member
@@ -245,18 +246,26 @@ def act(demand: Demand, key: str, form: forms.ActionForm, perform, done: str, *,
     if not form.validate_on_submit():
         message = _("The form was incomplete: reload the page.") if form.version.errors else None
         return render(demand.id, posted=(key, form), error=message, status=422)
+    demand_id = demand.id
     try:
         perform()
         services.flush_or_stale(demand)
+        db.session.commit()
+    except StaleDataError:
+        # Someone's write landed between our read and our write (inside the service's own
+        # flush, or at commit): the same answer as a stale form.
+        db.session.rollback()
+        fresh = db.session.get(Demand, demand_id)
+        stale = StaleDemand(fresh, services.last_actor(fresh))
+        return render(demand_id, posted=(key, form), error=stale.message, status=409)
     except StaleDemand as exc:
         db.session.rollback()
-        return render(demand.id, posted=(key, form), error=exc.message, status=409)
+        return render(demand_id, posted=(key, form), error=exc.message, status=409)
     except DemandError as exc:
         db.session.rollback()
         if exc.field and exc.field in form:
             form[exc.field].errors = [*form[exc.field].errors, exc.message]
-            return render(demand.id, posted=(key, form), status=422)
-        return render(demand.id, posted=(key, form), error=exc.message, status=422)
-    db.session.commit()
+            return render(demand_id, posted=(key, form), status=422)
+        return render(demand_id, posted=(key, form), error=exc.message, status=422)
     flash(done, "success")
     return redirect(next_url or url_for("demands.detail", demand_id=demand.id))

@@ -113,7 +113,8 @@ class Demand(db.Model):
 
     @property
     def lead_task(self) -> Optional["DemandTask"]:
-        return next((t for t in self.tasks if t.role == "lead" and t.state != "cancelled"), None)
+        """The lead task of the latest dispatch (earlier ones were returned or cancelled)."""
+        return next((t for t in reversed(self.tasks) if t.role == "lead"), None)
 
 
 class DemandTask(db.Model):
