@@ -7,6 +7,8 @@ from sqlalchemy.orm import selectinload
 
 from crm import create_app
 from crm.auth.models import User
+from crm.demands.models import Demand
+from crm.demands.states import STATES
 from crm.demo.district import DEPARTMENTS, STREETS
 from crm.demo.plan import DEMO_PASSWORD, SCALES, DemoPlan
 from crm.extensions import db
@@ -79,6 +81,8 @@ def test_small_scale_builds_the_district(seeded):
     assert all(d.code and d.phone for d in departments)
     assert counts()[0] == 300
     assert "300 firms" in seeded.output and "demo-commissioner" in seeded.output
+    # A living loop: demands in every state of the state machine.
+    assert set(db.session.scalars(select(Demand.state).distinct())) == set(STATES)
 
 
 def test_every_firm_has_a_valid_unique_code_and_a_primary_commissioner_of_its_street(seeded):

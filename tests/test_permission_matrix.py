@@ -99,6 +99,14 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("demands.note", "POST"): only(*DEMAND_STAFF, ok=422),
     ("demands.extensions", "GET"): only("office"),
     ("tasks.index", "GET"): only(*HANDLERS),
+    ("ledger.index", "GET"): only("office", "street", "commissioner", "department", "leader"),
+    ("ledger.export", "GET"): only("office", "street", "commissioner", "department", "leader"),
+    # Time limits: the office, and the admin who configures the system (DESIGN §2).
+    ("categories.index", "GET"): only("office", "admin"),
+    ("categories.new", "GET"): only("office", "admin"),
+    ("categories.new", "POST"): only("office", "admin", ok=422),
+    ("categories.edit", "GET"): only("office", "admin"),
+    ("categories.edit", "POST"): only("office", "admin", ok=422),
     # Everyone has notifications; the world's one belongs to the office user.
     ("notifications.index", "GET"): same(200),
     ("notifications.read_all", "POST"): same(302),
@@ -176,6 +184,7 @@ def world(make_street, make_department, make_firm, make_user, make_contact, assi
             "department_id": department.id,
             **demand,
             "notification_id": note.id,
+            "category_id": 1,  # the migration's first category
         },
         "other_ids": {"firm_id": other.id, "contact_id": other_contact.id, **other_demand},
         "other_name": other.name,

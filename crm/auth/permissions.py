@@ -147,7 +147,7 @@ def mask_phone(phone: str) -> str:
 
 def demand_scope(user: User) -> ColumnElement[bool]:
     """A WHERE clause over ``Demand`` that keeps only the demands ``user`` may see."""
-    from sqlalchemy import exists, or_, select
+    from sqlalchemy import or_, select
 
     from crm.demands.models import Demand, DemandTask
     from crm.firms.models import Firm
@@ -157,15 +157,15 @@ def demand_scope(user: User) -> ColumnElement[bool]:
     if user.role == STREET:
         return or_(
             Demand.street_id == user.street_id,
-            exists().where(
-                DemandTask.demand_id == Demand.id, DemandTask.street_id == user.street_id
+            Demand.id.in_(
+                select(DemandTask.demand_id).where(DemandTask.street_id == user.street_id)
             ),
         )
     if user.role == COMMISSIONER:
         return Demand.street_id == user.street_id
     if user.role == DEPARTMENT:
-        return exists().where(
-            DemandTask.demand_id == Demand.id, DemandTask.department_id == user.department_id
+        return Demand.id.in_(
+            select(DemandTask.demand_id).where(DemandTask.department_id == user.department_id)
         )
     if user.role == LEADER:
         return Demand.firm_id.in_(select(Firm.id).where(Firm.leader_id == user.id))

@@ -128,7 +128,7 @@ class DemandTask(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    demand_id: Mapped[int] = mapped_column(ForeignKey("demands.id", ondelete="CASCADE"))
+    demand_id: Mapped[int] = mapped_column(ForeignKey("demands.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(4))  # lead or co
     # Exactly one of the two: the unit that must act.
     department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("departments.id"))

@@ -78,7 +78,9 @@ def seed_demo_command(scale, seed, firms, if_empty):
         f"{c['users']} users ({c['commissioners']} commissioners, {c['firm_users']} firm "
         f"users), {c['firms']} firms ({c['district_tier']} district-tier, "
         f"{c['sector_tier']} sector, {c['local_tier']} local), {c['contacts']} contacts, "
-        f"{c['assignments']} assignments ({c['ended_assignments']} ended)."
+        f"{c['assignments']} assignments ({c['ended_assignments']} ended), "
+        f"{c['demands']} demands ({c['open_demands']} open, {c['overdue_demands']} overdue) "
+        f"with {c['demand_events']} timeline events."
     )
     click.echo(f"Demo logins, password {DEMO_PASSWORD}:")
     for username, what in report.demo_logins.items():

@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select
 from crm.audit.services import record
 from crm.auth.models import User
 from crm.auth.passwords import hash_password
+from crm.demo.demands import load_demands
 from crm.demo.district import DEPARTMENTS, STREETS
 from crm.demo.plan import DEFAULT_SEED, DEMO_PASSWORD, SCALES, DemoPlan, FirmRecord, Person
 from crm.extensions import db
@@ -75,6 +76,15 @@ def seed_demo(
     loader = _Loader(plan)
     report = SeedReport(scale=scale, seed=seed)
     report.counts = loader.load(on_batch)
+    report.counts.update(
+        load_demands(
+            plan,
+            scale,
+            streets=loader.streets,
+            departments=loader.departments,
+            users=loader.users,
+        )
+    )
     record(
         "demo.seed", username="seed-demo", detail={"scale": scale, "seed": seed, **report.counts}
     )
