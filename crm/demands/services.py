@@ -16,6 +16,7 @@ from crm.audit.services import record
 from crm.auth.models import User
 from crm.auth.permissions import can_dispatch, can_view_demand, is_task_member
 from crm.demands import notify, states
+from crm.demands.labels import TASK_ROLES
 from crm.demands.models import (
     Demand,
     DemandCategory,
@@ -419,7 +420,7 @@ def dispatch_demand(
                 _l(
                     "Demand %(number)s was dispatched to you (%(role)s), due %(due)s.",
                     number=demand.number,
-                    role=task.role,
+                    role=TASK_ROLES[task.role],
                     due=task.due_on.isoformat(),
                 )
             ),
