@@ -11,6 +11,7 @@ from crm.demo.plan import SCALES
 # name -> module; later benchmarks (sweep, API, dashboards) are added here.
 BENCHMARKS = {
     "firms": "bench.firms",
+    "sweep": "bench.sweep",
 }
 
 

@@ -41,9 +41,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     from crm import errors, templating
     from crm.cli import register_cli
+    from crm.demands import mail
 
     errors.init_app(app)
     templating.init_app(app)
+    mail.init_app(app)  # notifications go out by email after each commit
     register_cli(app)
     return app
 

@@ -69,4 +69,13 @@ def load_config(instance_path: Path) -> dict:
         "LOGIN_LOCKOUT": timedelta(minutes=30),
         "FIRMS_PER_PAGE": 25,
         "PASSWORD_HASH_METHOD": "scrypt",
+        # Notifications by email; without MAIL_SERVER they are written to the log.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
+        "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "0") == "1",
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "crm@localhost"),
+        # How often `crm schedule-sweep` queues the escalation sweep (with REDIS_URL).
+        "SWEEP_INTERVAL_SECONDS": int(os.environ.get("SWEEP_INTERVAL_SECONDS", "300")),
     }

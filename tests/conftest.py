@@ -112,12 +112,9 @@ def _truncate_all(url: str) -> None:
                 table = db.metadata.tables[name]
                 conn.execute(table.insert(), rows)
                 # Keep the id sequence past the restored ids, as after the migration.
-                conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                        f"(SELECT MAX(id) FROM {name}))"
-                    )
-                )
+                sequence = f"pg_get_serial_sequence('{name}', 'id')"
+                reset = f"SELECT setval({sequence}, (SELECT MAX(id) FROM {name}))"  # noqa: S608
+                conn.execute(text(reset))
     engine.dispose()
 
 
