@@ -247,7 +247,9 @@ class Notification(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    demand_id: Mapped[Optional[int]] = mapped_column(ForeignKey("demands.id", ondelete="CASCADE"))
+    demand_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("demands.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(24))
     message: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
