@@ -52,6 +52,7 @@ def load_config(instance_path: Path) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         "UPLOAD_FOLDER": str(instance_path / "uploads"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024,
+        "ATTACHMENT_MAX_MB": float(os.environ.get("ATTACHMENT_MAX_MB", "10")),
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "LANGUAGES": ["zh_CN", "en"],
