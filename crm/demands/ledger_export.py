@@ -21,9 +21,9 @@ from crm.demands import states
 from crm.demands.ledger import LedgerFilter, ledger_query
 from crm.demands.models import Demand, DemandCategory, DemandTask
 from crm.extensions import db
-from crm.firms.exporter import _safe, _styled
 from crm.firms.models import Firm
 from crm.org.models import Department, Street
+from crm.spreadsheets import header_cell, safe_cell
 from crm.workcal.services import SHANGHAI
 
 BATCH = 1000
@@ -206,10 +206,10 @@ def _workbook(rows: Iterable[list[Any]]) -> tuple[io.BytesIO, int]:
         sheet.column_dimensions[get_column_letter(i)].width = width
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)
-    sheet.append([_styled(sheet, header, bold) for header, _k, _w in COLUMNS])
+    sheet.append([header_cell(sheet, header, bold) for header, _k, _w in COLUMNS])
     count = 0
     for row in rows:
-        sheet.append([_safe(sheet, v) for v in row])
+        sheet.append([safe_cell(sheet, v) for v in row])
         count += 1
     out = io.BytesIO()
     book.save(out)

@@ -14,9 +14,9 @@ from crm.auth.permissions import COMMISSIONER, DEPARTMENT, LEADER, OFFICE, STREE
 from crm.demands import labels, ledger, ledger_export
 from crm.demands.models import DemandCategory
 from crm.extensions import db
-from crm.firms.transfer_views import _xlsx_download
 from crm.firms.views import streets_for
 from crm.org.models import Department
+from crm.spreadsheets import download
 from crm.workcal.services import today
 
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
@@ -159,4 +159,4 @@ def export():
     )
     db.session.commit()
     day = today().isoformat()
-    return _xlsx_download(out, f"诉求台账-{day}.xlsx", f"demands-{day}.xlsx")
+    return download(out, f"诉求台账-{day}.xlsx", f"demands-{day}.xlsx")

@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import Select, select
@@ -25,6 +24,7 @@ from crm.firms.importer import COLUMNS, SIZE_WORDS, STATUS_WORDS, TIER_WORDS
 from crm.firms.models import Assignment, Firm
 from crm.firms.services import FirmFilter, firm_query
 from crm.org.models import Street
+from crm.spreadsheets import header_cell, safe_cell
 
 BATCH = 1000
 COMMISSIONER_HEADERS = ("主包保专员", "备包保专员")
@@ -121,27 +121,12 @@ def _workbook(rows: Iterable[list[Any]], *, commissioners: bool = True) -> tuple
         sheet.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(c.field, 12)
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)
-    sheet.append([_styled(sheet, h, bold) for h in headers])
+    sheet.append([header_cell(sheet, h, bold) for h in headers])
     count = 0
     for row in rows:
-        sheet.append([_safe(sheet, v) for v in row])
+        sheet.append([safe_cell(sheet, v) for v in row])
         count += 1
     out = io.BytesIO()
     book.save(out)
     out.seek(0)
     return out, count
-
-
-def _styled(sheet, value: str, font: Font) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.font = font
-    return cell
-
-
-def _safe(sheet, value: Any) -> Any:
-    """Text that looks like a formula stays text: a firm's name must never run in Excel."""
-    if isinstance(value, str) and value.startswith("="):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"
-        return cell
-    return value

@@ -1,8 +1,6 @@
 """Firm import (Excel/CSV, previewed before writing) and export (the filtered list to Excel)."""
 
-from urllib.parse import quote
-
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone
@@ -15,6 +13,7 @@ from crm.auth.permissions import COMMISSIONER, LEADER, OFFICE, STREET, deny, rol
 from crm.extensions import db
 from crm.firms import exporter, importer
 from crm.firms.views import filter_form, read_filters, streets_for
+from crm.spreadsheets import download
 from crm.timeutil import utcnow
 
 import_bp = Blueprint("firms_import", __name__, url_prefix="/firms/import")
@@ -22,7 +21,6 @@ export_bp = Blueprint("firms_export", __name__, url_prefix="/firms")
 
 IMPORTERS = (OFFICE, STREET)
 EXPORTERS = (OFFICE, STREET, COMMISSIONER, LEADER)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PREVIEW_LIMIT = 500  # firms listed per group on the preview; rejected rows are all listed
 
 
@@ -61,7 +59,7 @@ def upload():
 def template():
     streets = streets_for(current_user)
     out = exporter.template_workbook(streets[0].name if streets else "某某街道")
-    return _xlsx_download(out, "企业导入模板.xlsx", "firm-import-template.xlsx")
+    return download(out, "企业导入模板.xlsx", "firm-import-template.xlsx")
 
 
 @import_bp.route("/<token>")
@@ -119,14 +117,4 @@ def export():
     )
     db.session.commit()
     day = to_user_timezone(utcnow()).date().isoformat()
-    return _xlsx_download(out, f"企业名单-{day}.xlsx", f"firms-{day}.xlsx")
-
-
-def _xlsx_download(out, name: str, ascii_name: str):
-    response = send_file(out, mimetype=XLSX, max_age=0)
-    # The Chinese name for browsers, an ASCII one for the few that ignore filename*.
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return download(out, f"企业名单-{day}.xlsx", f"firms-{day}.xlsx")
