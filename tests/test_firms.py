@@ -749,3 +749,25 @@ def test_the_commissioner_filter_offers_one_streets_commissioners_at_a_time(
     assert "甲街区企业" in linked
     assert "另一家企业" not in linked
     assert there.id != here.id
+
+
+def test_a_department_sees_the_profile_of_firms_whose_demands_it_handles(
+    client, login_as, make_firm, make_user, make_demand
+):
+    from crm.demands import services
+
+    handled, other = make_firm(name="派单涉及的企业"), make_firm(name="与本部门无关的企业")
+    office = make_user("office")
+    handler = login_as("department")
+    demand = make_demand(handled, actor=office)
+    services.accept_demand(demand, actor=office)
+    services.dispatch_demand(
+        demand, actor=office, level=3, lead=services.Unit(department=handler.department)
+    )
+    db.session.commit()
+
+    page = client.get(f"/firms/{handled.id}")
+    assert page.status_code == 200
+    assert "派单涉及的企业" in page.get_data(as_text=True)
+    assert client.get(f"/firms/{other.id}").status_code == 403
+    assert client.get("/firms/").status_code == 403  # no district-wide list

@@ -52,7 +52,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("firms.mine", "GET"): only("commissioner"),
     ("firms.new", "GET"): only(*EDITORS),
     ("firms.new", "POST"): only(*EDITORS),
-    ("firms.detail", "GET"): only(*VIEWERS, "firm"),
+    # A department sees the profile of the firms whose demands it handles.
+    ("firms.detail", "GET"): only(*VIEWERS, "firm", "department"),
     ("firms.edit", "GET"): only(*EDITORS),
     # Fields missing from a post keep their stored values (WTForms): an empty post saves nothing.
     ("firms.edit", "POST"): only(*EDITORS, ok=302),

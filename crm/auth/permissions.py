@@ -87,7 +87,22 @@ def firm_scope(user: User) -> ColumnElement[bool]:
         return Firm.leader_id == user.id
     if user.role == FIRM:
         return Firm.id == user.firm_id
+    if user.role == DEPARTMENT:
+        return Firm.id.in_(_department_firm_ids(user))
     return false()
+
+
+def _department_firm_ids(user: User):
+    """The firms with a demand dispatched to ``user``'s department: it sees their profile."""
+    from sqlalchemy import select
+
+    from crm.demands.models import Demand, DemandTask
+
+    return (
+        select(Demand.firm_id)
+        .join(DemandTask, DemandTask.demand_id == Demand.id)
+        .where(DemandTask.department_id == user.department_id)
+    )
 
 
 def can_view_firm(user: User, firm) -> bool:
@@ -99,6 +114,12 @@ def can_view_firm(user: User, firm) -> bool:
         return firm.leader_id == user.id
     if user.role == FIRM:
         return firm.id == user.firm_id
+    if user.role == DEPARTMENT:
+        from crm.demands.models import Demand
+        from crm.extensions import db
+
+        stmt = _department_firm_ids(user).where(Demand.firm_id == firm.id).limit(1)
+        return db.session.scalar(stmt) is not None
     return False
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from crm.auth.models import User
 from crm.auth.permissions import (
     COMMISSIONER,
+    DEPARTMENT,
     FIRM,
     LEADER,
     OFFICE,
@@ -152,7 +153,7 @@ def new():
 
 
 @bp.route("/<int:firm_id>")
-@roles_required(*VIEWERS, FIRM)
+@roles_required(*VIEWERS, FIRM, DEPARTMENT)  # a department: firms it has demands of
 def detail(firm_id: int):
     firm = _load_firm(firm_id)
     return render_template(
