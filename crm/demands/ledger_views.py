@@ -14,8 +14,8 @@ from crm.auth.permissions import COMMISSIONER, DEPARTMENT, LEADER, OFFICE, STREE
 from crm.demands import labels, ledger, ledger_export
 from crm.demands.models import DemandCategory
 from crm.extensions import db
-from crm.firms.views import streets_for
 from crm.org.models import Department
+from crm.org.services import streets_for
 from crm.spreadsheets import download
 from crm.workcal.services import today
 

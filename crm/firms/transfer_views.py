@@ -12,7 +12,8 @@ from crm.audit.services import record
 from crm.auth.permissions import COMMISSIONER, LEADER, OFFICE, STREET, deny, roles_required
 from crm.extensions import db
 from crm.firms import exporter, importer
-from crm.firms.views import filter_form, read_filters, streets_for
+from crm.firms.views import filter_form, read_filters
+from crm.org.services import streets_for
 from crm.spreadsheets import download
 from crm.timeutil import utcnow
 

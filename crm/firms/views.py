@@ -25,19 +25,12 @@ from crm.extensions import db
 from crm.firms import services
 from crm.firms.forms import AssignForm, ContactForm, FirmFilterForm, FirmForm, ReassignForm
 from crm.firms.models import Assignment, Contact, Firm
-from crm.org.models import Street
+from crm.org.services import streets_for
 
 bp = Blueprint("firms", __name__, url_prefix="/firms")
 
 VIEWERS = (OFFICE, STREET, COMMISSIONER, LEADER)
 EDITORS = (OFFICE, STREET, COMMISSIONER)
-
-
-def streets_for(user: User) -> list[Street]:
-    stmt = select(Street).where(Street.active.is_(True)).order_by(Street.code)
-    if user.role in (STREET, COMMISSIONER):
-        stmt = stmt.where(Street.id == user.street_id)
-    return list(db.session.scalars(stmt))
 
 
 def _leaders() -> list[User]:
