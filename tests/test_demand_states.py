@@ -63,6 +63,12 @@ SPEC: dict[str, tuple[tuple[str, ...], str | None, tuple[str, ...]]] = {
     "close_unrated": (("resolved",), "closed", ()),
     "follow_up": (("resolved", "closed"), None, ("office", "street", "commissioner")),
     "note": (NOTE_STATES, None, ("office", "street", "commissioner", "department")),
+    # The firm writes to whoever handles its demand until the demand is finished.
+    "message": (
+        ("submitted", "accepted", "dispatched", "in_progress", "returned", "reopened", "resolved"),
+        None,
+        ("firm",),
+    ),
 }
 
 COMBINATIONS = list(itertools.product(SPEC, ALL_STATES, ROLES))

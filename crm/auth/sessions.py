@@ -59,12 +59,16 @@ def end_session() -> None:
 
 
 def revoke_all(user: User) -> None:
-    """End every session of ``user``, this request's included. The caller commits."""
-    db.session.execute(
-        update(UserSession)
-        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+    """End every session and API token of ``user``, this request's included. The caller
+    commits."""
+    from crm.api.models import ApiToken
+
+    for model in (UserSession, ApiToken):
+        db.session.execute(
+            update(model)
+            .where(model.user_id == user.id, model.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
 
 
 def _clear_session() -> None:

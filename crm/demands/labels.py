@@ -89,6 +89,7 @@ EVENT_KINDS = {
     "closed_unrated": _l("Closed without rating"),
     "follow_up": _l("Follow-up call"),
     "note": _l("Note"),
+    "message": _l("Message from the firm"),
     "attachment_added": _l("Attachments added"),
     "due_soon": _l("Due-soon warning"),
     "reminder": _l("Reminder"),

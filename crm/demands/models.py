@@ -252,6 +252,8 @@ class Notification(db.Model):
     )
     kind: Mapped[str] = mapped_column(String(24))
     message: Mapped[str] = mapped_column(String(300))
+    # Where opening it leads when it is not about a demand (a service request, a sign-up).
+    link: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[Optional[datetime]]
     emailed_at: Mapped[Optional[datetime]]

@@ -23,6 +23,7 @@ from crm.auth.permissions import allowed, can_view_demand, login_required
 from crm.demands import inbox
 from crm.demands.models import Demand
 from crm.extensions import db
+from crm.urls import safe_next
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -72,7 +73,7 @@ def open(notification_id: int):
     inbox.mark_read(notification)
     db.session.commit()
     if notification.demand_id is None:
-        return redirect(url_for("notifications.index"))
+        return redirect(safe_next(notification.link) or url_for("notifications.index"))
     demand = db.session.scalar(
         select(Demand)
         .where(Demand.id == notification.demand_id)

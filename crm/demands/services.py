@@ -808,6 +808,41 @@ def add_note(demand: Demand, *, actor: User, message: str, internal: bool = True
         internal=internal,
         message=_require_text(message, "message", _l("A note")),
     )
+    if not internal:
+        _tell_firm(
+            demand,
+            _l("A message from the office on demand %(number)s.", number=demand.number),
+        )
+
+
+def post_message(
+    demand: Demand, *, actor: User, message: str, expected_version: int | None = None
+) -> None:
+    """The firm writes to whoever handles its demand: its owner, the units with open
+    tasks, and the dispatchers while nobody has it yet."""
+    _check("message", demand, actor, expected_version)
+    if actor.firm_id != demand.firm_id:
+        raise DemandError(_l("This demand is not one of yours."), code="role")
+    _event(
+        demand, "message", actor=actor, message=_require_text(message, "message", _l("A message"))
+    )
+    readers: list[User] = [demand.owner] if demand.owner is not None else []
+    for task in demand.open_tasks:
+        readers.extend(notify.unit_users(task))
+    if not readers:
+        readers = notify.dispatchers_for(demand)
+    notify.notify(
+        readers,
+        "message",
+        demand,
+        stored_text(
+            _l(
+                "%(firm)s wrote on demand %(number)s.",
+                firm=demand.firm.name,
+                number=demand.number,
+            )
+        ),
+    )
 
 
 def close_unrated(demand: Demand, *, cal=None, on: date | None = None) -> bool:

@@ -78,6 +78,9 @@ ACTIONS: dict[str, Action] = {
         Action("close_unrated", (RESOLVED,), CLOSED, ()),  # the sweep only
         Action("follow_up", (RESOLVED, CLOSED), None, (*DISPATCHERS, COMMISSIONER)),
         Action("note", (*OPEN_STATES, RESOLVED, CLOSED), None, STAFF),
+        # The firm's messages to whoever handles its demand; staff answer with a note the
+        # firm may see (``internal=False``).
+        Action("message", (*OPEN_STATES, RESOLVED), None, (FIRM,)),
     )
 }
 
