@@ -52,6 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from crm.admin.views import bp as admin_bp
+    from crm.api.views import bp as api_bp
     from crm.audit.views import bp as audit_bp
     from crm.auth.views import bp as auth_bp
     from crm.demands.category_views import bp as categories_bp
@@ -63,6 +64,9 @@ def _register_blueprints(app: Flask) -> None:
     from crm.firms.views import bp as firms_bp
     from crm.health import bp as health_bp
     from crm.home import bp as home_bp
+    from crm.portal import staff_views
+    from crm.portal.signup_views import bp as signup_bp
+    from crm.portal.views import bp as portal_bp
     from crm.workcal.views import bp as workcal_bp
 
     for bp in (
@@ -80,5 +84,12 @@ def _register_blueprints(app: Flask) -> None:
         audit_bp,
         health_bp,
         workcal_bp,
+        portal_bp,
+        signup_bp,
+        staff_views.service_requests_bp,
+        staff_views.profile_changes_bp,
+        staff_views.signups_bp,
+        staff_views.invitations_bp,
+        api_bp,
     ):
         app.register_blueprint(bp)

@@ -175,6 +175,8 @@ def world(make_street, make_department, make_firm, make_user, make_contact, assi
     note = db.session.scalar(
         select(Notification).where(Notification.user_id == users["office"].id).limit(1)
     )
+    portal = _portal_objects(firm, users["firm"], users["office"], "home")
+    other_portal = _portal_objects(other, make_user("firm", firm=other), users["office"], "away")
     return {
         "users": users,
         "ids": {
@@ -186,8 +188,14 @@ def world(make_street, make_department, make_firm, make_user, make_contact, assi
             **demand,
             "notification_id": note.id,
             "category_id": 1,  # the migration's first category
+            **portal,
         },
-        "other_ids": {"firm_id": other.id, "contact_id": other_contact.id, **other_demand},
+        "other_ids": {
+            "firm_id": other.id,
+            "contact_id": other_contact.id,
+            **other_demand,
+            **other_portal,
+        },
         "other_name": other.name,
     }
 
@@ -225,6 +233,31 @@ def _demand_in_progress(firm, office, handler) -> dict:
     }
 
 
+def _portal_objects(firm, firm_user, inviter, tag: str) -> dict:
+    """One of each thing a firm asks for outside the demand loop, pending review."""
+    from crm.portal import services
+
+    request = services.request_service(
+        firm=firm, actor=firm_user, kind="appointment", details="预约办理人才落户咨询"
+    )
+    change = services.propose_change(firm, actor=firm_user, values={"employees": 321})
+    signup = services.submit_signup(
+        uscc=firm.uscc,
+        person_name="王芳",
+        phone="13700001111",
+        username=f"signup-{tag}",
+        password="Signup-Pass-42",
+    )
+    invitation, _ = services.invite(firm, actor=inviter, person_name="赵磊")
+    db.session.commit()
+    return {
+        "service_request_id": request.id,
+        "change_id": change.id,
+        "signup_id": signup.id,
+        "invitation_id": invitation.id,
+    }
+
+
 def _url(app, endpoint: str, ids: dict) -> str:
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     values = {"filename": "css/app.css", "lang": "en", "token": "A" * 32}
@@ -252,6 +285,8 @@ def test_every_route_is_classified(app):
         for rule in app.url_map.iter_rules()
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
+    # The JSON API has its own matrix, with statuses of an API: tests/test_api_permissions.py.
+    routes = {(endpoint, method) for endpoint, method in routes if not endpoint.startswith("api.")}
     unclassified = routes - MATRIX.keys()
     assert not unclassified, f"routes missing from the permission matrix: {sorted(unclassified)}"
     stale = MATRIX.keys() - routes
