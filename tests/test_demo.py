@@ -197,3 +197,32 @@ def test_another_seed_gives_other_firms():
 
     assert names(7) == names(7)
     assert names(7) != names(8)
+
+
+def test_demo_portal_activity_belongs_to_each_firm(app, runner):
+    from crm.portal.models import ProfileChange, ServiceRequest, SignupRequest
+
+    assert seed(runner, "--scale", "small").exit_code == 0
+    requests = db.session.scalars(select(ServiceRequest)).all()
+    assert requests
+    for req in requests:
+        asker = db.session.get(User, req.requested_by_id)
+        assert (asker.role, asker.firm_id) == ("firm", req.firm_id)
+        assert req.street_id == req.firm.street_id
+        if req.commissioner_id is not None:
+            assert req.commissioner_id == req.firm.primary_commissioner.id
+        assert (req.outcome != "") == (req.state == "done")
+    demo_firm = db.session.scalar(select(User).where(User.username == "demo-firm")).firm_id
+    mine = {(r.kind, r.state) for r in requests if r.firm_id == demo_firm}
+    assert {("onsite", "requested"), ("appointment", "scheduled")} <= mine
+    change = db.session.scalars(select(ProfileChange)).first()
+    assert change.state == "pending"
+    assert change.changes["employees"]["from"] == change.firm.employees
+    for signup in db.session.scalars(select(SignupRequest)):
+        assert signup.state == "pending"
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(User).where(User.firm_id == signup.firm_id)
+            )
+            == 0
+        )

@@ -80,7 +80,8 @@ def seed_demo_command(scale, seed, firms, if_empty):
         f"{c['sector_tier']} sector, {c['local_tier']} local), {c['contacts']} contacts, "
         f"{c['assignments']} assignments ({c['ended_assignments']} ended), "
         f"{c['demands']} demands ({c['open_demands']} open, {c['overdue_demands']} overdue) "
-        f"with {c['demand_events']} timeline events."
+        f"with {c['demand_events']} timeline events, {c['service_requests']} service requests, "
+        f"{c['profile_changes']} profile changes and {c['signup_requests']} sign-ups to review."
     )
     click.echo(f"Demo logins, password {DEMO_PASSWORD}:")
     for username, what in report.demo_logins.items():

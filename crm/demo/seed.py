@@ -18,9 +18,11 @@ from sqlalchemy import func, insert, select
 from crm.audit.services import record
 from crm.auth.models import User
 from crm.auth.passwords import hash_password
+from crm.demo.demand_world import World
 from crm.demo.demands import load_demands
 from crm.demo.district import DEPARTMENTS, STREETS
 from crm.demo.plan import DEFAULT_SEED, DEMO_PASSWORD, SCALES, DemoPlan, FirmRecord, Person
+from crm.demo.portal import load_portal
 from crm.extensions import db
 from crm.firms.models import Assignment, Contact, Firm
 from crm.org.models import Department, Street
@@ -85,6 +87,8 @@ def seed_demo(
             users=loader.users,
         )
     )
+    world = World(plan, loader.streets, loader.departments, loader.users)
+    report.counts.update(load_portal(plan, world))
     record(
         "demo.seed", username="seed-demo", detail={"scale": scale, "seed": seed, **report.counts}
     )
