@@ -15,7 +15,7 @@ def index():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     if current_user.role == FIRM:
-        return redirect(url_for("firms.detail", firm_id=current_user.firm_id))
+        return redirect(url_for("portal.index"))
     if current_user.role == COMMISSIONER:
         return redirect(url_for("firms.mine"))
     return render_template("home.html", summary=_summary())

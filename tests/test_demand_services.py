@@ -1430,6 +1430,7 @@ def _attempt(action: str, demand: Demand, w, make_demand, actor=None):
         "rate": lambda a: services.rate_demand(demand, actor=a or w.firm_user, rating="satisfied"),
         "follow_up": lambda a: services.record_follow_up(demand, actor=a or w.office, message="m"),
         "note": lambda a: services.add_note(demand, actor=a or w.office, message="m"),
+        "message": lambda a: services.post_message(demand, actor=a or w.firm_user, message="m"),
     }
     return lambda: calls[action](actor)
 
@@ -1472,6 +1473,7 @@ ALLOWED_IN = {
     "rate": "resolved",
     "follow_up": "resolved",
     "note": "in_progress",
+    "message": "in_progress",
 }
 PEOPLE = {
     "admin": "admin",

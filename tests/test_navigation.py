@@ -39,9 +39,11 @@ def _existing_paths(client):
     return {rule.rule for rule in client.application.url_map.iter_rules()}
 
 
-def test_firm_user_menu_points_at_its_own_firm(client, login_as, make_firm):
+def test_firm_user_menu_is_the_portal(client, login_as, make_firm):
     firm = make_firm()
-    user = login_as("firm", firm_id=firm.id)
-    page = client.get(f"/firms/{user.firm_id}").get_data(as_text=True)
-    assert f'href="/firms/{firm.id}"' in NAV.search(page).group(1)
-    assert 'href="/firms/"' not in NAV.search(page).group(1)
+    login_as("firm", firm_id=firm.id)
+    menu = NAV.search(client.get("/portal/").get_data(as_text=True)).group(1)
+    for path in ("/portal/", "/portal/demands", "/portal/services", "/portal/profile"):
+        assert f'href="{path}"' in menu
+    assert 'href="/firms/"' not in menu
+    assert 'href="/demands/"' not in menu

@@ -112,6 +112,29 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("notifications.index", "GET"): same(200),
     ("notifications.read_all", "POST"): same(302),
     ("notifications.open", "GET"): {**same(404), "office": 302},
+    # The firm's portal: the firm's own users alone. Empty posts are refused as forms (422).
+    ("portal.index", "GET"): only("firm"),
+    ("portal.demands", "GET"): only("firm"),
+    ("portal.demand_new", "GET"): only("firm"),
+    ("portal.demand_new", "POST"): only("firm", ok=422),
+    ("portal.demand", "GET"): only("firm"),
+    ("portal.message", "POST"): only("firm", ok=422),
+    ("portal.withdraw", "POST"): only("firm", ok=422),
+    ("portal.rate", "POST"): only("firm", ok=422),
+    ("portal.attachment", "GET"): only("firm"),
+    ("portal.services", "GET"): only("firm"),
+    ("portal.service_new", "GET"): only("firm"),
+    ("portal.service_new", "POST"): only("firm", ok=422),
+    ("portal.service", "GET"): only("firm"),
+    ("portal.service_cancel", "POST"): only("firm", ok=422),
+    ("portal.profile", "GET"): only("firm"),
+    ("portal.profile", "POST"): only("firm", ok=422),  # the firm's name is required
+    # Asking for an account is for people without one; the signed-in go to their start
+    # page. The world's invitation token ("A" * 32) is unknown: 404.
+    ("signup.request", "GET"): same(302, anon=200),
+    ("signup.request", "POST"): same(302, anon=422),
+    ("signup.invitation", "GET"): same(302, anon=404),
+    ("signup.invitation", "POST"): same(302, anon=404),
     # Administration: the admin alone.
     ("admin.users", "GET"): only("admin"),
     ("admin.user_new", "GET"): only("admin"),
@@ -319,7 +342,7 @@ def test_matrix(app, client, world, endpoint, method, role):
 _OBJECT_ROUTES = sorted(
     (endpoint, method)
     for endpoint, method in MATRIX
-    if endpoint.startswith(("firms.", "demands."))
+    if endpoint.startswith(("firms.", "demands.", "portal."))
     and endpoint
     not in (
         "firms.index",
@@ -329,6 +352,13 @@ _OBJECT_ROUTES = sorted(
         "demands.index",
         "demands.new",
         "demands.extensions",
+        # The firm's own pages, with no object in the address.
+        "portal.index",
+        "portal.demands",
+        "portal.demand_new",
+        "portal.services",
+        "portal.service_new",
+        "portal.profile",
     )
 )
 

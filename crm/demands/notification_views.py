@@ -80,10 +80,11 @@ def open(notification_id: int):
         .options(selectinload(Demand.tasks), selectinload(Demand.firm))
     )
     # A task may have been re-dispatched elsewhere since: say so rather than answer 403.
-    if demand is None or not allowed("demands.detail") or not can_view_demand(current_user, demand):
+    page = "portal.demand" if current_user.role == "firm" else "demands.detail"
+    if demand is None or not allowed(page) or not can_view_demand(current_user, demand):
         flash(_("You can no longer open the demand this notification is about."), "warning")
         return redirect(url_for("notifications.index"))
-    return redirect(url_for("demands.detail", demand_id=demand.id))
+    return redirect(url_for(page, demand_id=demand.id))
 
 
 @bp.route("/read-all", methods=["POST"])

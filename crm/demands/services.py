@@ -817,13 +817,14 @@ def add_note(demand: Demand, *, actor: User, message: str, internal: bool = True
 
 def post_message(
     demand: Demand, *, actor: User, message: str, expected_version: int | None = None
-) -> None:
+) -> DemandEvent:
     """The firm writes to whoever handles its demand: its owner, the units with open
-    tasks, and the dispatchers while nobody has it yet."""
+    tasks, and the dispatchers while nobody has it yet. Returns the timeline event, which
+    files sent with the message are attached to."""
     _check("message", demand, actor, expected_version)
     if actor.firm_id != demand.firm_id:
         raise DemandError(_l("This demand is not one of yours."), code="role")
-    _event(
+    event = _event(
         demand, "message", actor=actor, message=_require_text(message, "message", _l("A message"))
     )
     readers: list[User] = [demand.owner] if demand.owner is not None else []
@@ -843,6 +844,7 @@ def post_message(
             )
         ),
     )
+    return event
 
 
 def close_unrated(demand: Demand, *, cal=None, on: date | None = None) -> bool:

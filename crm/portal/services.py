@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, false, func, select, true
+from sqlalchemy import ColumnElement, false, func, select, true, update
 
 from crm.audit.services import record
 from crm.auth.models import User
@@ -35,6 +35,7 @@ from crm.portal.models import (
     SignupRequest,
 )
 from crm.timeutil import utcnow
+from crm.workcal.services import today
 
 INVITATION_DAYS = 14
 PORTAL_STAFF = (OFFICE, STREET, COMMISSIONER)
@@ -42,8 +43,9 @@ PORTAL_STAFF = (OFFICE, STREET, COMMISSIONER)
 
 class PortalError(Exception):
     def __init__(self, message: Any, field: str | None = None, code: str = "invalid"):
-        super().__init__(stored_text(message))
-        self.message = stored_text(message)
+        # In the language of the person who tried, as DemandError: it is shown, not stored.
+        super().__init__(str(message))
+        self.message = str(message)
         self.field = field
         self.code = code
 
@@ -125,7 +127,8 @@ def request_service(
         raise PortalError(_l("Choose a kind of service."), "kind")
     if preferred_slot and preferred_slot not in SLOTS:
         raise PortalError(_l("Choose morning or afternoon."), "preferred_slot")
-    if preferred_date is not None and preferred_date < utcnow().date():
+    # Today in Asia/Shanghai: before 08:00 there, the UTC date is still yesterday's.
+    if preferred_date is not None and preferred_date < today():
         raise PortalError(_l("The preferred date is in the past."), "preferred_date")
     address = (address or "").strip()
     if kind == "onsite" and not address:
@@ -554,6 +557,9 @@ def invite(
     which is shown once and never stored."""
     if not can_edit_firm(actor, firm):
         raise PortalError(_l("This firm is not in your care."), code="role")
+    if firm.status == "moved_out":
+        # find_invitation refuses such links: do not hand out one that cannot work.
+        raise PortalError(_l("This firm has moved out of the district."))
     token = secrets.token_urlsafe(24)
     invitation = Invitation(
         firm=firm,
@@ -593,6 +599,15 @@ def accept_invitation(token: str, *, username: str, password: str) -> User:
     if invitation is None:
         raise PortalError(_l("This invitation is no longer valid."), code="invalid_token")
     username = _check_account(username, password)
+    # Claimed in one UPDATE: of two people sending the same link at once, one gets it.
+    claimed = db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if claimed != 1:
+        raise PortalError(_l("This invitation is no longer valid."), code="invalid_token")
     user = _new_firm_user(
         invitation.firm,
         username=username,
@@ -601,7 +616,6 @@ def accept_invitation(token: str, *, username: str, password: str) -> User:
         phone=invitation.phone,
         email=invitation.email,
     )
-    invitation.used_at = utcnow()
     invitation.user_id = user.id
     record("invitation.accept", invitation, user=user, detail={"firm_id": invitation.firm_id})
     return user

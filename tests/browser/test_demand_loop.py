@@ -74,7 +74,7 @@ def test_a_demand_goes_from_intake_to_closed(
     # The firm reads the reply, rates it satisfied, and the demand is closed.
     page.context.clear_cookies()
     ui_login(page, firm_user.username, PASSWORD)
-    page.wait_for_url("**/firms/*")
+    page.wait_for_url("**/portal/")
     page.goto(f"/demands/{demand.id}")
     assert "增容方案下周实施" in page.locator("[data-field=reply]").inner_text()
     page.select_option("#rate-rating", "satisfied")
