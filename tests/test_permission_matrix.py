@@ -135,6 +135,26 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("signup.request", "POST"): same(302, anon=422),
     ("signup.invitation", "GET"): same(302, anon=404),
     ("signup.invitation", "POST"): same(302, anon=404),
+    # Staff answer the portal: the office, and a street's centre and commissioners for its
+    # firms. Approving needs no field, so an empty post approves (the world's commissioner
+    # is the firm's primary commissioner); a refusal needs its reason.
+    ("service_requests.index", "GET"): only(*EDITORS),
+    ("service_requests.detail", "GET"): only(*EDITORS),
+    ("service_requests.schedule", "POST"): only(*EDITORS, ok=422),
+    ("service_requests.complete", "POST"): only(*EDITORS, ok=422),
+    ("service_requests.cancel", "POST"): only(*EDITORS, ok=422),
+    ("profile_changes.index", "GET"): only(*EDITORS),
+    ("profile_changes.detail", "GET"): only(*EDITORS),
+    ("profile_changes.approve", "POST"): only(*EDITORS, ok=302),
+    ("profile_changes.reject", "POST"): only(*EDITORS, ok=422),
+    ("signups.index", "GET"): only(*EDITORS),
+    ("signups.detail", "GET"): only(*EDITORS),
+    ("signups.approve", "POST"): only(*EDITORS, ok=302),
+    ("signups.reject", "POST"): only(*EDITORS, ok=422),
+    ("invitations.index", "GET"): only(*EDITORS),
+    ("invitations.new", "GET"): only(*EDITORS),
+    ("invitations.new", "POST"): only(*EDITORS, ok=422),
+    ("invitations.revoke", "POST"): only(*EDITORS, ok=302),
     # Administration: the admin alone.
     ("admin.users", "GET"): only("admin"),
     ("admin.user_new", "GET"): only("admin"),
@@ -342,7 +362,17 @@ def test_matrix(app, client, world, endpoint, method, role):
 _OBJECT_ROUTES = sorted(
     (endpoint, method)
     for endpoint, method in MATRIX
-    if endpoint.startswith(("firms.", "demands.", "portal."))
+    if endpoint.startswith(
+        (
+            "firms.",
+            "demands.",
+            "portal.",
+            "service_requests.",
+            "profile_changes.",
+            "signups.",
+            "invitations.",
+        )
+    )
     and endpoint
     not in (
         "firms.index",
@@ -359,6 +389,10 @@ _OBJECT_ROUTES = sorted(
         "portal.services",
         "portal.service_new",
         "portal.profile",
+        "service_requests.index",
+        "profile_changes.index",
+        "signups.index",
+        "invitations.index",
     )
 )
 
