@@ -15,24 +15,20 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from crm import labels
 from crm.admin.forms import SPECIALTY_LABELS
-from crm.auth.models import User
 from crm.auth.permissions import (
-    COMMISSIONER,
-    DEPARTMENT,
     FIRM,
-    OFFICE,
-    STREET,
     deny,
     roles_required,
 )
 from crm.demands import attachments, services, states
 from crm.demands import labels as demand_labels
-from crm.demands.models import Attachment, Demand, DemandCategory, DemandEvent, DemandTask
+from crm.demands.models import Attachment, Demand, DemandCategory
 from crm.demands.services import DemandError, StaleDemand
 from crm.extensions import db
 from crm.firms.industries import describe as describe_industry
 from crm.firms.models import Assignment, Firm
 from crm.portal import forms
+from crm.portal.demand_page import ACTION_FORMS, load_demand, render_demand
 from crm.portal.models import SERVICE_OPEN, ProfileChange, ServiceRequest
 from crm.portal.services import (
     PROPOSABLE,
@@ -198,103 +194,21 @@ def _submit(form: forms.PortalDemandForm):
     return redirect(url_for("portal.demand", demand_id=demand.id)), None
 
 
-def _load_demand(demand_id: int) -> Demand:
-    demand = db.session.scalar(
-        select(Demand)
-        .where(Demand.id == demand_id, Demand.firm_id == current_user.firm_id)
-        .options(
-            selectinload(Demand.category),
-            selectinload(Demand.tasks).selectinload(DemandTask.department),
-            selectinload(Demand.tasks).selectinload(DemandTask.street),
-            selectinload(Demand.events).selectinload(DemandEvent.actor).selectinload(User.street),
-            selectinload(Demand.events)
-            .selectinload(DemandEvent.actor)
-            .selectinload(User.department),
-            selectinload(Demand.attachments),
-        )
-    )
-    if demand is None:
-        abort(404)
-    return demand
-
-
-def acted_by(event: DemandEvent) -> str:
-    """Who acted, as the firm should know them: its own people and commissioners by name,
-    everyone else by their unit, never an internal staff member's name."""
-    actor = event.actor
-    if actor is None:
-        return _("System")
-    if actor.role in (FIRM, COMMISSIONER):
-        return f"{labels.ROLES[actor.role]} {actor.display_name}"
-    if actor.role == DEPARTMENT and actor.department is not None:
-        return actor.department.name
-    if actor.role == STREET and actor.street is not None:
-        return _("%(street)s business service centre", street=actor.street.name)
-    if actor.role == OFFICE:
-        return str(labels.ROLES[OFFICE])
-    return str(labels.ROLES.get(actor.role, ""))
-
-
-ACTION_FORMS = {
-    "message": forms.MessageForm,
-    "withdraw": forms.WithdrawForm,
-    "rate": forms.RateForm,
-}
-
-
-def _may(action: str, demand: Demand) -> bool:
-    try:
-        states.check(action, demand.state, current_user.role)
-    except states.TransitionError:
-        return False
-    return True
-
-
-def _render_demand(demand_id: int, *, posted=None, error: str | None = None, status: int = 200):
-    """The demand's page; ``posted``: (key, form) of a refused post, shown as it was sent."""
-    demand = _load_demand(demand_id)
-    action_forms = {}
-    for key, form_class in ACTION_FORMS.items():
-        if _may(key, demand):
-            form = form_class(formdata=None, prefix=key)
-            form.version.data = str(demand.version)
-            action_forms[key] = form
-    if posted is not None:
-        key, form = posted
-        form.version.data = str(demand.version)  # so "send again" can go through
-        action_forms[key] = form
-    files = [a for a in demand.attachments if not a.internal]
-    return render_template(
-        "portal/demand.html",
-        demand=demand,
-        forms=action_forms,
-        posted_key=posted[0] if posted else None,
-        error=error,
-        events=[e for e in demand.events if not e.internal],
-        files=files,
-        event_files={e: [a for a in files if a.event_id == e] for e in {a.event_id for a in files}},
-        # Who has it now; once answered, who answered.
-        units=demand.open_tasks or [t for t in demand.tasks if t.state == "resolved"],
-        acted_by=acted_by,
-        max_mb=f"{attachments.max_mb():g}",
-    ), status
-
-
 @bp.route("/demands/<int:demand_id>")
 @roles_required(FIRM)
 def demand(demand_id: int):
-    return _render_demand(demand_id)
+    return render_demand(demand_id)
 
 
 def _act(demand_id: int, key: str, perform, done):
     """Validate the posted form ``key``, run ``perform(demand, form)``, commit and flash
     ``done`` (a text, or a function of the demand); or show the page again with the refusal
     (422), or as stale (409) when someone acted meanwhile."""
-    demand = _load_demand(demand_id)
+    demand = load_demand(demand_id)
     form = ACTION_FORMS[key](prefix=key)
     if not form.validate_on_submit():
         error = _("The form was incomplete: reload the page.") if form.version.errors else None
-        return _render_demand(demand_id, posted=(key, form), error=error, status=422)
+        return render_demand(demand_id, posted=(key, form), error=error, status=422)
     stale = _("Someone changed this demand in the meantime: check its new state, then send again.")
     rows: list[Attachment] = []
     try:
@@ -307,15 +221,15 @@ def _act(demand_id: int, key: str, perform, done):
             attachments.discard(rows)
             raise
     except (StaleDemand, StaleDataError):
-        return _render_demand(demand_id, posted=(key, form), error=stale, status=409)
+        return render_demand(demand_id, posted=(key, form), error=stale, status=409)
     except attachments.AttachmentError as exc:
         form.files.errors = [exc.message]
-        return _render_demand(demand_id, posted=(key, form), status=exc.status)
+        return render_demand(demand_id, posted=(key, form), status=exc.status)
     except DemandError as exc:
         if exc.field and exc.field in form:
             form[exc.field].errors = [*form[exc.field].errors, exc.message]
-            return _render_demand(demand_id, posted=(key, form), status=422)
-        return _render_demand(demand_id, posted=(key, form), error=exc.message, status=422)
+            return render_demand(demand_id, posted=(key, form), status=422)
+        return render_demand(demand_id, posted=(key, form), error=exc.message, status=422)
     flash(done(demand) if callable(done) else done, "success")
     return redirect(url_for("portal.demand", demand_id=demand_id))
 
