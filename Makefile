@@ -8,7 +8,7 @@ FLASK   := $(BIN)/flask --app wsgi
 # The install re-runs whenever pyproject.toml changes.
 STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install translations i18n run test test-postgres lint format bench clean
+.PHONY: install translations i18n run test test-postgres lint format bench fuzz clean
 
 install: $(STAMP) translations
 
@@ -51,6 +51,12 @@ format: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# Schemathesis against /api/v1/openapi.json with many more examples than the normal suite,
+# and its coverage phase (boundary values, wrong types) on.
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/test_api_fuzz.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -12,6 +12,7 @@ from crm.demo.plan import SCALES
 BENCHMARKS = {
     "firms": "bench.firms",
     "sweep": "bench.sweep",
+    "api": "bench.api",
 }
 
 

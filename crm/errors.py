@@ -5,11 +5,17 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from crm.api import errors as api_errors
 from crm.extensions import db
 
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def _is_api() -> bool:
+    # The API answers every error in its own shape (crm.api.errors), unknown paths included.
+    return request.path.startswith("/api/")
 
 
 def init_app(app: Flask) -> None:
@@ -22,6 +28,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if _is_api():
+            return api_errors.from_http(error)
         code = error.code or 500
         messages = {
             400: _("The request could not be understood."),
@@ -38,6 +46,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error):
+        if _is_api():
+            return api_errors.server_error()
         db.session.rollback()
         message = _("Something went wrong on our side. The error has been logged.")
         if _wants_json():

@@ -233,14 +233,20 @@ def add_attachments(
 ) -> list[Attachment]:
     """Attach files to an existing demand, with a line on its timeline.
 
-    Staff who may write notes on the demand may attach files to it, in the same states.
+    Staff who may write notes on the demand may attach files to it, in the same states;
+    the firm may attach files to its own demand while it may write to its handlers, and
+    what it sends is never internal.
     """
     from crm.demands.services import DemandError
 
+    firm = actor.role == states.FIRM
     try:
-        states.check("note", demand.state, actor.role)
+        states.check("message" if firm else "note", demand.state, actor.role)
     except states.TransitionError as exc:
         raise DemandError(_l("Your role may not attach files to this demand."), "files") from exc
+    if firm and actor.firm_id != demand.firm_id:
+        raise DemandError(_l("This demand is not one of yours."), "files", code="role")
+    internal = internal and not firm
     if not uploads:
         raise DemandError(_l("Choose at least one file."), "files")
     event = DemandEvent(
