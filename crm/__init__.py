@@ -64,7 +64,7 @@ def _register_blueprints(app: Flask) -> None:
     from crm.firms.views import bp as firms_bp
     from crm.health import bp as health_bp
     from crm.home import bp as home_bp
-    from crm.portal import staff_views
+    from crm.portal import review_views, staff_views
     from crm.portal.signup_views import bp as signup_bp
     from crm.portal.views import bp as portal_bp
     from crm.workcal.views import bp as workcal_bp
@@ -87,9 +87,9 @@ def _register_blueprints(app: Flask) -> None:
         portal_bp,
         signup_bp,
         staff_views.service_requests_bp,
-        staff_views.profile_changes_bp,
-        staff_views.signups_bp,
-        staff_views.invitations_bp,
+        review_views.profile_changes_bp,
+        review_views.signups_bp,
+        review_views.invitations_bp,
         api_bp,
     ):
         app.register_blueprint(bp)
