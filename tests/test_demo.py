@@ -1,5 +1,7 @@
 """``crm seed-demo``: the demo district that ``make run`` loads into an empty database."""
 
+from datetime import timedelta
+
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, select
@@ -212,6 +214,12 @@ def test_demo_portal_activity_belongs_to_each_firm(app, runner):
         if req.commissioner_id is not None:
             assert req.commissioner_id == req.firm.primary_commissioner.id
         assert (req.outcome != "") == (req.state == "done")
+        if req.scheduled_for is not None:  # agreed in local time, on the hour
+            local_created = req.created_at + timedelta(hours=8)
+            assert req.scheduled_for.date() >= local_created.date()
+            assert req.scheduled_for.minute == 0
+            if req.state == "done":
+                assert req.scheduled_for <= utcnow() + timedelta(hours=8)
     demo_firm = db.session.scalar(select(User).where(User.username == "demo-firm")).firm_id
     mine = {(r.kind, r.state) for r in requests if r.firm_id == demo_firm}
     assert {("onsite", "requested"), ("appointment", "scheduled")} <= mine

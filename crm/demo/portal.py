@@ -7,12 +7,13 @@ firms that have a portal account; the two featured demo firms get a fixed, reada
 
 import random
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
 
 from crm.auth.passwords import hash_password
+from crm.demo.demand_replay import SHANGHAI_OFFSET
 from crm.demo.demand_world import DemoFirm, World
 from crm.demo.plan import DemoPlan
 from crm.extensions import db
@@ -85,11 +86,13 @@ def _service_row(
         state = rng.choices(("done", "cancelled", "scheduled", "requested"), (75, 10, 5, 10))[0]
     else:
         state = rng.choices(("requested", "scheduled", "done"), (50, 35, 15))[0]
-    scheduled = None
+    if state == "done" and age < 2:
+        state = "scheduled"  # nothing is carried out on the day it is asked for
+    scheduled = None  # local time (Asia/Shanghai), on the hour, as people agree on it
     if state in ("scheduled", "done"):
-        scheduled = created + timedelta(days=rng.randrange(1, 6), hours=rng.randrange(0, 6))
+        scheduled = _local_hour(created + timedelta(days=rng.randrange(1, 6)), rng)
         if state == "done":
-            scheduled = min(scheduled, now - timedelta(hours=2))
+            scheduled = min(scheduled, _local_hour(now - timedelta(days=1), rng))
     preferred = (created + timedelta(days=rng.randrange(1, 8))).date()
     return {
         "firm_id": firm.id,
@@ -109,10 +112,20 @@ def _service_row(
         "cancel_reason": "企业已自行办理，取消预约。" if state == "cancelled" else "",
         "handled_by_id": firm.commissioner if state in ("scheduled", "done") else None,
         "created_at": created,
-        "updated_at": scheduled or created,
-        "closed_at": scheduled if state == "done" else (created if state == "cancelled" else None),
+        "updated_at": created,
+        "closed_at": created if state == "cancelled" else (_utc(scheduled) if scheduled else None),
         "version": 1,
     }
+
+
+def _local_hour(moment: datetime, rng: random.Random) -> datetime:
+    """A working hour on the Shanghai date of ``moment`` (naive UTC), in local time."""
+    day = (moment + SHANGHAI_OFFSET).date()
+    return datetime.combine(day, time(rng.choice((9, 10, 14, 15, 16))))
+
+
+def _utc(local: datetime) -> datetime:
+    return local - SHANGHAI_OFFSET
 
 
 def _featured_requests(world: World, now: datetime) -> list[dict[str, Any]]:
@@ -128,14 +141,17 @@ def _featured_requests(world: World, now: datetime) -> list[dict[str, Any]]:
         agreed.update(
             state="scheduled", outcome="", closed_at=None, details=REQUESTS["appointment"][0]
         )
-        agreed.update(scheduled_for=now + timedelta(days=2), schedule_note="请带营业执照复印件。")
+        agreed.update(
+            scheduled_for=_local_hour(now + timedelta(days=2), random.Random(4)),
+            schedule_note="请带营业执照复印件。",
+        )
         rows += [waiting, agreed]
     second = world.featured_firms.get("demo-firm2")
     if second is not None:
         done = _service_row(random.Random(3), second, now, kind="errand", age=30)
         done.update(state="done", cancel_reason="", details=REQUESTS["errand"][1])
         done.update(
-            scheduled_for=now - timedelta(days=27),
+            scheduled_for=_local_hour(now - timedelta(days=27), random.Random(5)),
             outcome=OUTCOMES["errand"],
             closed_at=now - timedelta(days=27),
             handled_by_id=second.commissioner,
