@@ -403,3 +403,26 @@ def test_the_database_refuses_a_second_demand_with_the_same_key(request_of, peop
         db.session.rollback()
     with request_of():
         assert db.session.scalar(select(func.count()).select_from(Demand)) == 1
+
+
+def test_two_sends_passing_the_lookup_at_once_make_one_demand(app, request_of, people, monkeypatch):
+    """The other send commits its demand after this one looked for the key and before it
+    writes: the unique key stops the second row and the service answers with the first."""
+    from crm.demands import services
+
+    checked = services._may_take_in
+
+    def the_other_send_lands_now(firm, actor):
+        monkeypatch.setattr(services, "_may_take_in", checked)
+        with app.app_context():
+            _submit(people, "k-3")
+            db.session.commit()
+        return checked(firm, actor)
+
+    monkeypatch.setattr(services, "_may_take_in", the_other_send_lands_now)
+    with request_of():
+        demand, created = _submit(people, "k-3")
+        db.session.commit()
+        assert not created
+        assert db.session.scalar(select(func.count()).select_from(Demand)) == 1
+        assert event_count(demand.id) == 1

@@ -6,7 +6,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from crm.api import present
@@ -152,27 +151,17 @@ def demand_create():
     category = db.session.scalar(select(DemandCategory).where(DemandCategory.code == body.category))
     if category is None:
         raise ApiError(422, fields={"category": _("Not a valid choice.")})
-    try:
-        demand, created = services.submit_demand(
-            firm=firm,
-            category=category,
-            title=body.title,
-            description=body.description,
-            urgency=body.urgency,
-            channel=channel,
-            actor=user,
-            submission_key=key,
-        )
-        db.session.commit()
-    except IntegrityError:
-        # The same submission sent twice at once: the other request made the demand.
-        db.session.rollback()
-        demand = db.session.scalar(
-            select(Demand).where(Demand.submitted_by_id == user.id, Demand.submission_key == key)
-        )
-        if key is None or demand is None:
-            raise
-        created = False
+    demand, created = services.submit_demand(
+        firm=firm,
+        category=category,
+        title=body.title,
+        description=body.description,
+        urgency=body.urgency,
+        channel=channel,
+        actor=user,
+        submission_key=key,
+    )
+    db.session.commit()
     response, status = demand_answer(demand.id, 201 if created else 200)
     if created:
         response.headers["Location"] = url_for("api.demand_detail", demand_id=demand.id)

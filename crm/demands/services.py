@@ -10,6 +10,7 @@ from flask import current_app
 from flask_babel import force_locale, to_user_timezone
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm.audit.services import record
@@ -161,7 +162,8 @@ def submit_demand(
     """Record a new demand; ``(demand, created)``.
 
     A repeated ``submission_key`` from the same person returns the demand it already made:
-    a double-clicked form or a retried API call creates one demand.
+    a double-clicked form or a retried API call creates one demand, even when both arrive
+    at once.
     """
     if submission_key:
         existing = db.session.scalar(
@@ -199,7 +201,21 @@ def submit_demand(
         accept_due_on=cal.add_working_days(today(), category.accept_days).day,
     )
     db.session.add(demand)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Both sends passed the lookup above at once and the unique key stopped this one:
+        # answer with the demand the other made. Intake is its request's first write, so
+        # rolling back loses nothing of the caller's.
+        db.session.rollback()
+        existing = submission_key and db.session.scalar(
+            select(Demand).where(
+                Demand.submitted_by_id == actor.id, Demand.submission_key == submission_key
+            )
+        )
+        if not existing:
+            raise
+        return existing, False
     demand.number = f"SQ{today():%Y%m%d}{demand.id:06d}"
     created = _event(
         demand, "submitted", actor=actor, to_state=states.SUBMITTED, data={"channel": channel}

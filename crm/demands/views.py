@@ -7,7 +7,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from crm.auth.permissions import (
@@ -222,17 +221,6 @@ def _take_in(form: forms.DemandForm):
         name = {"firm": "firm_id", "category": "category_id"}.get(exc.field, exc.field)
         form[name if name in form else "title"].errors.append(exc.message)
         return None, 422
-    except IntegrityError:
-        # The same form posted twice at once: the other request made the demand.
-        db.session.rollback()
-        demand = db.session.scalar(
-            select(Demand).where(
-                Demand.submitted_by_id == current_user.id, Demand.submission_key == key
-            )
-        )
-        if demand is None:
-            raise
-        created = False
     if created:
         _commit_or_discard(attachments.store(demand, uploads, actor=current_user))
         flash(_("Demand %(number)s recorded.", number=demand.number), "success")

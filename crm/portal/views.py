@@ -9,7 +9,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -169,17 +168,6 @@ def _submit(form: forms.PortalDemandForm):
         name = {"category": "category_id"}.get(exc.field, exc.field)
         form[name if name in form else "title"].errors.append(exc.message)
         return None, 422
-    except IntegrityError:
-        # The same form posted twice at once: the other request made the demand.
-        db.session.rollback()
-        demand = db.session.scalar(
-            select(Demand).where(
-                Demand.submitted_by_id == current_user.id, Demand.submission_key == key
-            )
-        )
-        if demand is None:
-            raise
-        created = False
     if created:
         rows = attachments.store(demand, uploads, actor=current_user)
         try:
