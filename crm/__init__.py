@@ -52,6 +52,8 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from crm.admin.views import bp as admin_bp
+    from crm.assistance import pipeline_views, prospect_views, type_views
+    from crm.assistance.views import bp as cases_bp
     from crm.api.views import bp as api_bp
     from crm.audit.views import bp as audit_bp
     from crm.auth.views import bp as auth_bp
@@ -67,6 +69,8 @@ def _register_blueprints(app: Flask) -> None:
     from crm.portal import review_views, staff_views
     from crm.portal.signup_views import bp as signup_bp
     from crm.portal.views import bp as portal_bp
+    from crm.visits import cadence_views, myday_views
+    from crm.visits.views import bp as visits_bp
     from crm.workcal.views import bp as workcal_bp
 
     for bp in (
@@ -90,6 +94,13 @@ def _register_blueprints(app: Flask) -> None:
         review_views.profile_changes_bp,
         review_views.signups_bp,
         review_views.invitations_bp,
+        visits_bp,
+        cadence_views.bp,
+        myday_views.bp,
+        cases_bp,
+        type_views.bp,
+        prospect_views.bp,
+        pipeline_views.bp,
         api_bp,
     ):
         app.register_blueprint(bp)

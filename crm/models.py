@@ -1,6 +1,17 @@
 """Every model, imported once so mappers and Alembic see the whole schema."""
 
 from crm.api.models import ApiToken
+from crm.assistance.models import (
+    AssistanceCase,
+    CaseChecklistItem,
+    CaseEvent,
+    CaseNote,
+    CaseStage,
+    CaseType,
+    ChecklistTemplateItem,
+    FinancingReferral,
+    Prospect,
+)
 from crm.audit.models import AuditLog
 from crm.auth.models import User, UserSession
 from crm.demands.models import (
@@ -16,14 +27,22 @@ from crm.demands.models import (
 from crm.firms.models import Assignment, Contact, Firm
 from crm.org.models import Department, Street
 from crm.portal.models import Invitation, ProfileChange, ServiceRequest, SignupRequest
+from crm.visits.models import Visit, VisitCadence, VisitParticipant
 from crm.workcal.models import CalendarDay
 
 __all__ = [
     "ApiToken",
     "Assignment",
+    "AssistanceCase",
     "Attachment",
     "AuditLog",
     "CalendarDay",
+    "CaseChecklistItem",
+    "CaseEvent",
+    "CaseNote",
+    "CaseStage",
+    "CaseType",
+    "ChecklistTemplateItem",
     "Contact",
     "Demand",
     "DemandCategory",
@@ -32,13 +51,18 @@ __all__ = [
     "Department",
     "Escalation",
     "ExtensionRequest",
+    "FinancingReferral",
     "Firm",
     "Invitation",
     "Notification",
     "ProfileChange",
+    "Prospect",
     "ServiceRequest",
     "SignupRequest",
     "Street",
     "User",
     "UserSession",
+    "Visit",
+    "VisitCadence",
+    "VisitParticipant",
 ]

@@ -89,7 +89,13 @@ class FreshContextClient(FlaskClient):
 
 # Rows the migrations themselves insert (reference data): every test starts with them, as
 # it does on SQLite, where each test copies the freshly migrated file.
-REFERENCE_TABLES = ("demand_categories",)
+REFERENCE_TABLES = (
+    "demand_categories",
+    "visit_cadences",
+    "case_types",
+    "case_stages",
+    "checklist_template_items",
+)
 _reference_rows: dict[str, list[dict]] = {}
 
 
@@ -108,9 +114,10 @@ def _truncate_all(url: str) -> None:
         tables = [t.name for t in db.metadata.sorted_tables]
         conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         for name, rows in _reference_rows.items():
+            table = db.metadata.tables[name]
             if rows:
-                table = db.metadata.tables[name]
                 conn.execute(table.insert(), rows)
+            if rows and "id" in table.c:
                 # Keep the id sequence past the restored ids, as after the migration.
                 sequence = f"pg_get_serial_sequence('{name}', 'id')"
                 reset = f"SELECT setval({sequence}, (SELECT MAX(id) FROM {name}))"  # noqa: S608

@@ -11,7 +11,10 @@ from sqlalchemy import select
 from crm.auth.models import ROLES
 from crm.demands.models import DemandCategory, Notification
 from crm.extensions import db
+from tests import matrix_cases, matrix_myday, matrix_prospects, matrix_visits
 from tests.conftest import csrf_token, login
+
+AREAS = (matrix_visits, matrix_cases, matrix_prospects, matrix_myday)
 
 ANON = "anon"
 EVERYONE = (ANON, *ROLES)
@@ -189,6 +192,10 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("workcal.delete", "POST"): only("admin", ok=302),
     ("workcal.example", "GET"): only("admin"),
 }
+# Visits, cadence, my day, assistance cases and prospects keep their rows beside their
+# world objects, in tests/matrix_*.py.
+for _area in AREAS:
+    MATRIX.update(_area.ROWS)
 
 
 @pytest.fixture
@@ -220,6 +227,12 @@ def world(make_street, make_department, make_firm, make_user, make_contact, assi
     )
     portal = _portal_objects(firm, users["firm"], users["office"], "home")
     other_portal = _portal_objects(other, make_user("firm", firm=other), users["office"], "away")
+    home_dept, away_dept = users["department"].department, make_department(name="区发改委")
+    areas, other_areas = {}, {}
+    for area in AREAS:
+        areas.update(area.objects(firm, users, home_dept))
+        other_areas.update(area.objects(other, users, away_dept))
+        db.session.commit()
     return {
         "users": users,
         "ids": {
@@ -232,12 +245,14 @@ def world(make_street, make_department, make_firm, make_user, make_contact, assi
             "notification_id": note.id,
             "category_id": 1,  # the migration's first category
             **portal,
+            **areas,
         },
         "other_ids": {
             "firm_id": other.id,
             "contact_id": other_contact.id,
             **other_demand,
             **other_portal,
+            **other_areas,
         },
         "other_name": other.name,
     }
@@ -394,6 +409,11 @@ _OBJECT_ROUTES = sorted(
         "signups.index",
         "invitations.index",
     )
+) + sorted(
+    (endpoint, method)
+    for area in AREAS
+    for endpoint, method in area.ROWS
+    if endpoint in area.OBJECT_ROUTES
 )
 
 

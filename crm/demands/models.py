@@ -59,6 +59,10 @@ class Demand(db.Model):
     description: Mapped[str] = mapped_column(Text)
     urgency: Mapped[str] = mapped_column(String(8), default="normal")
     channel: Mapped[str] = mapped_column(String(8), index=True)
+    # The visit that raised it (channel "visit", recorded in the same step as the visit).
+    visit_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("visits.id", ondelete="SET NULL"), index=True
+    )
     state: Mapped[str] = mapped_column(String(16), default="submitted", index=True)
     level: Mapped[Optional[int]]
     # 首问负责: the first staff member who received it owns it until it is closed.
