@@ -52,9 +52,9 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from crm.admin.views import bp as admin_bp
+    from crm.api.views import bp as api_bp
     from crm.assistance import pipeline_views, prospect_views, type_views
     from crm.assistance.views import bp as cases_bp
-    from crm.api.views import bp as api_bp
     from crm.audit.views import bp as audit_bp
     from crm.auth.views import bp as auth_bp
     from crm.demands.category_views import bp as categories_bp
