@@ -13,6 +13,9 @@ from datetime import date, timedelta
 
 from crm.visits.models import COURTESY_WINDOW_DAYS, NO_TIER
 
+# The courtesy check looks at visits this close to the new one, before and after it.
+COURTESY_REACH_DAYS = COURTESY_WINDOW_DAYS - 1
+
 
 @dataclass(frozen=True)
 class Cadence:
@@ -23,6 +26,12 @@ class Cadence:
 def cadence_key(tier: str | None) -> str:
     """The cadence row for a firm's tier; firms without a tier have their own row."""
     return tier or NO_TIER
+
+
+def since(primary_assigned_on: date | None, created_on: date) -> date:
+    """The day a firm came under the cadence: when its current primary commissioner took
+    it on, or else when it was recorded. A never-visited firm is due counting from here."""
+    return primary_assigned_on or created_on
 
 
 def due_on(last_visited_on: date | None, cadence: Cadence, *, since: date) -> date:
@@ -62,3 +71,8 @@ def breaks_courtesy(unrequested_visit_dates: Iterable[date], cadence: Cadence, *
         if visits_in_window(dates, window_end) + 1 > cadence.courtesy_limit:
             return True
     return False
+
+
+def courtesy_span(on: date) -> tuple[date, date]:
+    """The visits ``breaks_courtesy`` needs for a visit ``on``: those within 29 days of it."""
+    return on - timedelta(days=COURTESY_REACH_DAYS), on + timedelta(days=COURTESY_REACH_DAYS)
