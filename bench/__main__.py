@@ -13,6 +13,7 @@ BENCHMARKS = {
     "firms": "bench.firms",
     "sweep": "bench.sweep",
     "api": "bench.api",
+    "workspace": "bench.workspace",
 }
 
 

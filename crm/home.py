@@ -17,7 +17,7 @@ def index():
     if current_user.role == FIRM:
         return redirect(url_for("portal.index"))
     if current_user.role == COMMISSIONER:
-        return redirect(url_for("firms.mine"))
+        return redirect(url_for("myday.index"))
     return render_template("home.html", summary=_summary())
 
 

@@ -433,8 +433,8 @@ def test_my_firms_lists_exactly_the_commissioners_current_firms(
     listed = set(re.findall(r'<a href="/firms/\d+">([^<]+)</a>', page))
     assert listed == {"主岗企业", "备岗企业"}
     assert li_firm.name not in page
-    # A commissioner lands on its firms after logging in.
-    assert client.get("/").headers["Location"].endswith("/firms/mine")
+    # A commissioner lands on its day (its firms, demands, cases) after logging in.
+    assert client.get("/").headers["Location"].endswith("/my-day/")
 
 
 def test_my_firms_says_so_when_nothing_is_assigned(

@@ -234,3 +234,85 @@ def test_demo_portal_activity_belongs_to_each_firm(app, runner):
             )
             == 0
         )
+
+
+# -- the workspace: visits, prospects and cases ------------------------------------------------
+
+
+def test_small_scale_gains_visits_prospects_and_cases(seeded):
+    from crm.assistance.models import AssistanceCase, FinancingReferral, Prospect
+    from crm.visits.models import Visit, VisitParticipant
+
+    visits = db.session.scalars(select(Visit).options(selectinload(Visit.firm))).all()
+    assert len(visits) > 100
+    today = (utcnow() + timedelta(hours=8)).date()
+    for v in visits:
+        assert v.street_id == v.firm.street_id and v.visited_on <= today
+        assert v.summary and db.session.get(User, v.commissioner_id).role == "commissioner"
+    joint = [v for v in visits if v.joint]
+    assert joint and all(v.participants for v in joint)
+    levels = set(db.session.scalars(select(VisitParticipant.level).distinct()))
+    assert {"department", "district"} <= levels
+    # Demands taken on a visit point at a visit of the same firm, that day.
+    taken = db.session.scalars(select(Demand).where(Demand.channel == "visit")).all()
+    assert taken
+    for d in taken:
+        visit = db.session.get(Visit, d.visit_id)
+        assert visit.firm_id == d.firm_id
+        assert visit.visited_on == (d.submitted_at + timedelta(hours=8)).date()
+
+    prospects = db.session.scalars(select(Prospect)).all()
+    assert {p.state for p in prospects} == {"open", "registered", "dropped"}
+    for p in prospects:
+        assert (p.firm_id is not None) == (p.state == "registered")
+        assert bool(p.drop_reason) == (p.state == "dropped")
+
+    cases = db.session.scalars(select(AssistanceCase)).all()
+    assert {(c.case_type.code, c.stage.position) for c in cases if c.state == "open"} == {
+        (code, n) for code in ("REG", "SITE", "HIRE", "FIN", "TAL", "HOUSE") for n in range(4)
+    }
+    assert {c.state for c in cases} == {"open", "landed", "dropped"}
+    for c in cases:
+        assert c.number == f"BB{c.opened_on:%Y%m%d}{c.id:06d}"
+        assert c.stage.case_type_id == c.case_type_id
+        assert c.events[0].action == "opened"
+        assert [e.at for e in c.events] == sorted(e.at for e in c.events)
+        # A prospect's case moves to the firm when it registers, whatever its state.
+        moves = [e.action for e in c.events if e.action != "registered"]
+        if c.state == "landed":
+            assert c.landed_on >= c.opened_on and moves[-1] == "landed"
+            assert all(item.done for item in c.checklist)
+        if c.state == "dropped":
+            assert c.drop_reason and c.dropped_on >= c.opened_on
+            assert moves[-1] == "dropped"
+        if c.state == "open":
+            assert moves[-1] in ("opened", "advanced")
+        # Items of the stages already passed are ticked.
+        positions = {s.id: s.position for s in c.case_type.stages}
+        for item in c.checklist:
+            if item.stage_id and positions[item.stage_id] < c.stage.position:
+                assert item.done, (c.number, item.label)
+        if c.case_type.code == "TAL":
+            assert c.talent_route in ("high_tech", "points")
+            assert all(i.route in (None, c.talent_route) for i in c.checklist)
+        if c.prospect is not None and c.prospect.state == "registered":
+            assert c.firm_id == c.prospect.firm_id
+    referrals = db.session.scalars(select(FinancingReferral)).all()
+    assert referrals and all("银行" in r.bank and r.amount_requested > 0 for r in referrals)
+    assert all(
+        (r.amount_granted is not None) == (r.outcome == "granted")
+        and (r.amount_granted or 0) <= r.amount_requested
+        for r in referrals
+    )
+
+
+def test_the_demo_commissioners_day_has_something_in_every_part(seeded, app):
+    client = app.test_client()
+    assert login(client, "demo-commissioner", DEMO_PASSWORD).status_code == 302
+    response = client.get("/", follow_redirects=True)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert page.count("data-firm=") >= 5
+    assert "data-overdue" in page.split('id="my-firms"')[1].split("</section>")[0]
+    assert "data-demand=" in page and "data-request=" in page
+    assert page.count("data-case=") >= 10

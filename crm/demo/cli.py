@@ -81,7 +81,11 @@ def seed_demo_command(scale, seed, firms, if_empty):
         f"{c['assignments']} assignments ({c['ended_assignments']} ended), "
         f"{c['demands']} demands ({c['open_demands']} open, {c['overdue_demands']} overdue) "
         f"with {c['demand_events']} timeline events, {c['service_requests']} service requests, "
-        f"{c['profile_changes']} profile changes and {c['signup_requests']} sign-ups to review."
+        f"{c['profile_changes']} profile changes and {c['signup_requests']} sign-ups to review; "
+        f"{c['visits']} visits ({c['joint_visits']} joint, {c['visit_demands']} raising a "
+        f"demand), {c['prospects']} prospects ({c['registered_prospects']} registered, "
+        f"{c['dropped_prospects']} dropped), {c['cases']} assistance cases "
+        f"({c['open_cases']} open, {c['landed_cases']} landed, {c['dropped_cases']} dropped)."
     )
     click.echo(f"Demo logins, password {DEMO_PASSWORD}:")
     for username, what in report.demo_logins.items():

@@ -23,6 +23,7 @@ from crm.demo.demands import load_demands
 from crm.demo.district import DEPARTMENTS, STREETS
 from crm.demo.plan import DEFAULT_SEED, DEMO_PASSWORD, SCALES, DemoPlan, FirmRecord, Person
 from crm.demo.portal import load_portal
+from crm.demo.workspace import load_workspace
 from crm.extensions import db
 from crm.firms.models import Assignment, Contact, Firm
 from crm.org.models import Department, Street
@@ -89,6 +90,7 @@ def seed_demo(
     )
     world = World(plan, loader.streets, loader.departments, loader.users)
     report.counts.update(load_portal(plan, world))
+    report.counts.update(load_workspace(plan, world))
     record(
         "demo.seed", username="seed-demo", detail={"scale": scale, "seed": seed, **report.counts}
     )
