@@ -6,15 +6,17 @@ import pytest
 
 from crm.auth.models import ROLES
 
-NAV = re.compile(r'<div class="collapse navbar-collapse" id="mainnav">(.*?)</ul>', re.S)
+NAV = re.compile(
+    r'<div class="collapse navbar-collapse" id="mainnav">(.*?)</ul>\s*<ul class="navbar-nav">', re.S
+)
 HREF = re.compile(r'href="([^"#]+)"')
 
 # Pages each role must find in its menu (by path).
 EXPECTED = {
     "admin": {"/admin/users/", "/admin/audit/"},
-    "office": {"/firms/", "/firms/reassign"},
+    "office": {"/firms/", "/firms/reassign", "/visits/", "/cadence/", "/cases/", "/case-types/"},
     "street": {"/firms/", "/firms/reassign"},
-    "commissioner": {"/firms/mine", "/firms/"},
+    "commissioner": {"/my-day/", "/firms/mine", "/firms/", "/visits/", "/cases/"},
     "department": set(),
     "leader": {"/firms/"},
     "firm": set(),

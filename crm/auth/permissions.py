@@ -228,3 +228,171 @@ def is_task_member(user: User, task) -> bool:
 
 def can_dispatch(user: User, demand) -> bool:
     return user.role == OFFICE or (user.role == STREET and demand.street_id == user.street_id)
+
+
+# -- assistance cases --------------------------------------------------------------------
+
+
+def case_scope(user: User) -> ColumnElement[bool]:
+    """A WHERE clause over ``AssistanceCase`` keeping the cases ``user`` may see.
+
+    Street and commissioner: their street's cases; department: the cases it is involved
+    in; leader: the cases of its linked firms.
+    """
+    from sqlalchemy import select
+
+    from crm.assistance.models import AssistanceCase, case_departments
+    from crm.firms.models import Firm
+
+    if user.role == OFFICE:
+        return true()
+    if user.role in (STREET, COMMISSIONER):
+        return AssistanceCase.street_id == user.street_id
+    if user.role == DEPARTMENT:
+        return AssistanceCase.id.in_(
+            select(case_departments.c.case_id).where(
+                case_departments.c.department_id == user.department_id
+            )
+        )
+    if user.role == LEADER:
+        return AssistanceCase.firm_id.in_(select(Firm.id).where(Firm.leader_id == user.id))
+    return false()
+
+
+def can_view_case(user: User, case) -> bool:
+    if user.role == OFFICE:
+        return True
+    if user.role in (STREET, COMMISSIONER):
+        return case.street_id == user.street_id
+    if user.role == DEPARTMENT:
+        return any(d.id == user.department_id for d in case.departments)
+    if user.role == LEADER:
+        return case.firm is not None and case.firm.leader_id == user.id
+    return False
+
+
+def can_edit_case(user: User, case) -> bool:
+    """Office any case; a street or its commissioners the cases in their street."""
+    if user.role == OFFICE:
+        return True
+    return user.role in (STREET, COMMISSIONER) and case.street_id == user.street_id
+
+
+def can_note_case(user: User, case) -> bool:
+    """Whoever may edit the case, and a department involved in it."""
+    if can_edit_case(user, case):
+        return True
+    return user.role == DEPARTMENT and any(d.id == user.department_id for d in case.departments)
+
+
+def can_open_case_in(user: User, street_id: int) -> bool:
+    """May ``user`` open a case for a firm or prospect of ``street_id``?"""
+    if user.role == OFFICE:
+        return True
+    return user.role in (STREET, COMMISSIONER) and street_id == user.street_id
+
+
+# -- visits ----------------------------------------------------------------------------
+# Visits (走访) and the visit cadence. Office: everything. A street's centre and its
+# commissioners: the visits of firms in their street (a commissioner may log a visit to any
+# firm of its street, and edit the ones it made). Leader: visits to its linked firms, read
+# only. Department: the visits it took part in. Firm users: none (visit notes are internal).
+
+VISIT_VIEWERS = (OFFICE, STREET, COMMISSIONER, DEPARTMENT, LEADER)
+VISIT_LOGGERS = (OFFICE, STREET, COMMISSIONER)
+
+
+def visit_scope(user: User) -> ColumnElement[bool]:
+    """A WHERE clause over ``Visit`` that keeps only the visits ``user`` may see."""
+    from sqlalchemy import select
+
+    from crm.firms.models import Firm
+    from crm.visits.models import Visit, VisitParticipant
+
+    if user.role == OFFICE:
+        return true()
+    if user.role in (STREET, COMMISSIONER) and user.street_id is not None:
+        return Visit.street_id == user.street_id
+    if user.role == LEADER:
+        return Visit.firm_id.in_(select(Firm.id).where(Firm.leader_id == user.id))
+    if user.role == DEPARTMENT and user.department_id is not None:
+        return Visit.id.in_(
+            select(VisitParticipant.visit_id).where(
+                VisitParticipant.department_id == user.department_id
+            )
+        )
+    return false()
+
+
+def can_view_visit(user: User, visit) -> bool:
+    if user.role == OFFICE:
+        return True
+    if user.role in (STREET, COMMISSIONER):
+        return user.street_id is not None and visit.street_id == user.street_id
+    if user.role == LEADER:
+        return visit.firm.leader_id == user.id
+    if user.role == DEPARTMENT:
+        return user.department_id is not None and any(
+            p.department_id == user.department_id for p in visit.participants
+        )
+    return False
+
+
+def can_log_visit(user: User, firm) -> bool:
+    """Office for any firm; a street's centre and commissioners for any firm of the street."""
+    if user.role == OFFICE:
+        return True
+    return user.role in (STREET, COMMISSIONER) and firm.street_id == user.street_id
+
+
+def can_edit_visit(user: User, visit) -> bool:
+    """Office, the visit's street, or the commissioner who made or recorded it (in its street)."""
+    if user.role == OFFICE:
+        return True
+    if user.street_id is None or visit.street_id != user.street_id:
+        return False
+    if user.role == STREET:
+        return True
+    return user.role == COMMISSIONER and user.id in (visit.commissioner_id, visit.created_by_id)
+
+
+def can_edit_cadence(user: User) -> bool:
+    return user.role == OFFICE
+
+
+# -- prospects, case types and pipeline figures ----------------------------------------
+
+
+def prospect_scope(user: User) -> ColumnElement[bool]:
+    """A WHERE clause over ``Prospect``: the office sees all, a street's people their own."""
+    from crm.assistance.models import Prospect
+
+    if user.role == OFFICE:
+        return true()
+    if user.role in (STREET, COMMISSIONER) and user.street_id is not None:
+        return Prospect.street_id == user.street_id
+    return false()
+
+
+def can_view_prospect(user: User, prospect) -> bool:
+    if user.role == OFFICE:
+        return True
+    return (
+        user.role in (STREET, COMMISSIONER)
+        and user.street_id is not None
+        and prospect.street_id == user.street_id
+    )
+
+
+def can_edit_prospect(user: User, prospect) -> bool:
+    """The office, and the street's centre and commissioners in the prospect's street."""
+    return can_view_prospect(user, prospect)
+
+
+def pipeline_scope(user: User) -> ColumnElement[bool]:
+    """A WHERE clause over ``AssistanceCase`` for the pipeline figures: the cases page's
+    scope (office all, a street's people their street, a leader its linked firms), but not
+    a department's, which sees single cases it is involved in and no figures."""
+    if user.role in (OFFICE, STREET, COMMISSIONER, LEADER):
+        return case_scope(user)
+    return false()
