@@ -54,7 +54,10 @@ def test_phone_sized_login_and_firm_list(phone_page, make_user, make_firm, make_
     toggler = phone_page.locator(".navbar-toggler")
     assert toggler.is_visible()
     toggler.tap()
-    phone_page.locator("#mainnav a[href='/firms/']").tap()
+    # Pages come in groups: the firms' group opens, then its list.
+    link = phone_page.locator("#mainnav a[href='/firms/']")
+    link.locator("xpath=ancestor::li[contains(@class, 'dropdown')]/a").tap()
+    link.tap()
     phone_page.wait_for_url("**/firms/")
     row = phone_page.locator("tbody tr").first
     assert "上海天山手机测试有限公司" in row.inner_text()
