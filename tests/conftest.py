@@ -217,3 +217,8 @@ def post_form(client, url: str, data: dict, *, form_url: str | None = None):
 
 
 pytest_plugins = ["tests.factories"]
+
+
+def english(client) -> None:
+    """Switch the logged-in session to English, so assertions can quote the interface."""
+    client.post("/language/en", data={"csrf_token": csrf_token(client, "/account/password")})

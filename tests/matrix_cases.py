@@ -7,20 +7,7 @@ must be refused. ``objects(firm, users, department)`` makes this area's objects 
 the names the routes' parameters use.
 """
 
-from crm.auth.models import ROLES
-
-ANON = "anon"
-
-
-def only(*roles, ok=200, anon=302):
-    table = {role: (ok if role in roles else 403) for role in ROLES}
-    table[ANON] = anon
-    return table
-
-
-def same(status, anon=302):
-    return {**dict.fromkeys(ROLES, status), ANON: anon}
-
+from tests.matrix_roles import only
 
 # The board and a case's page: its street, the office, a department involved in it (the
 # world's home case involves the department user's department) and the leader of a linked

@@ -7,21 +7,7 @@ must be refused. ``objects(firm, users, department)`` makes this area's objects 
 the names the routes' parameters use.
 """
 
-from crm.auth.models import ROLES
-
-ANON = "anon"
-
-
-def only(*roles, ok=200, anon=302):
-    """``roles`` get ``ok``; the other logged-in roles 403; anonymous users go to login."""
-    table = {role: (ok if role in roles else 403) for role in ROLES}
-    table[ANON] = anon
-    return table
-
-
-def same(status, anon=302):
-    return {**dict.fromkeys(ROLES, status), ANON: anon}
-
+from tests.matrix_roles import only
 
 # My day is the commissioner's own page: it has no object in its address.
 ROWS: dict = {

@@ -11,21 +11,9 @@ routes use the migration's first type (工商注册, id 1): its last stage (id 4
 so an empty post deletes it; template item 1 is its first checklist item.
 """
 
-from crm.auth.models import ROLES
+from tests.matrix_roles import only
 
-ANON = "anon"
 WORKERS = ("office", "street", "commissioner")
-
-
-def only(*roles, ok=200, anon=302):
-    """``roles`` get ``ok``; the other logged-in roles 403; anonymous users go to login."""
-    table = {role: (ok if role in roles else 403) for role in ROLES}
-    table[ANON] = anon
-    return table
-
-
-def same(status, anon=302):
-    return {**dict.fromkeys(ROLES, status), ANON: anon}
 
 
 ROWS: dict = {

@@ -9,20 +9,7 @@ the names the routes' parameters use.
 
 from datetime import timedelta
 
-from crm.auth.models import ROLES
-
-ANON = "anon"
-
-
-def only(*roles, ok=200, anon=302):
-    table = {role: (ok if role in roles else 403) for role in ROLES}
-    table[ANON] = anon
-    return table
-
-
-def same(status, anon=302):
-    return {**dict.fromkeys(ROLES, status), ANON: anon}
-
+from tests.matrix_roles import only
 
 # The ledger and a visit's page: its street, the office, the leader of a linked firm and a
 # department that took part (the world's home visit had the department user's department).

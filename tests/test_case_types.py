@@ -8,7 +8,7 @@ from sqlalchemy import select
 from crm.assistance import type_services
 from crm.assistance.models import AssistanceCase, CaseEvent, CaseStage, CaseType
 from crm.extensions import db
-from tests.conftest import post_form
+from tests.conftest import english, post_form
 
 REG = 1  # the migration's 工商注册: stages 1-4, checklist items 1-7
 
@@ -41,8 +41,10 @@ def _case_at(stage: CaseStage, owner, firm, **kw) -> AssistanceCase:
 
 
 @pytest.fixture
-def office(login_as):
-    return login_as("office")
+def office(client, login_as):
+    user = login_as("office")
+    english(client)
+    return user
 
 
 def _post(client, path: str, data: dict | None = None):

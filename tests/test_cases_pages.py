@@ -10,7 +10,7 @@ from sqlalchemy import select
 from crm.assistance import queries, services
 from crm.assistance.models import AssistanceCase, CaseType, Prospect
 from crm.extensions import db
-from tests.conftest import login, post_form
+from tests.conftest import english, login, post_form
 
 
 def case_type(code: str) -> CaseType:
@@ -86,6 +86,7 @@ def test_a_column_shows_its_first_cards_and_links_to_the_rest(
     monkeypatch.setattr(queries, "CARDS_PER_COLUMN", 2)
     cases = [open_case("SITE") for _ in range(3)]
     login_as(office)
+    english(client)
     html = client.get(f"/cases/?type={case_type('SITE').id}").get_data(as_text=True)
     board = html.split("data-board", 1)[1].split("data-compact", 1)[0]
     assert board_cards(board) == {cases[0].id, cases[1].id}
@@ -264,6 +265,7 @@ def test_ticking_and_advancing_from_the_page(client, login_as, open_case, commis
     case = open_case("SITE")
     first = next(i for i in case.checklist if i.stage_id == case.stage_id)
     login_as(commissioner)
+    english(client)
     page = f"/cases/{case.id}"
     response = post_form(
         client, f"/cases/{case.id}/items/{first.id}", {"tick-done": "1"}, form_url=page

@@ -12,7 +12,7 @@ from crm.extensions import db
 from crm.portal.models import ServiceRequest
 from crm.visits.models import Visit
 from crm.workcal.services import today
-from tests.conftest import login
+from tests.conftest import english, login
 
 
 @pytest.fixture
@@ -94,6 +94,7 @@ def test_a_commissioner_lands_on_its_day(client, login_as):
 
 def test_with_nothing_assigned_the_day_says_so(client, login_as):
     login_as("commissioner")
+    english(client)
     page = client.get("/my-day/").get_data(as_text=True)
     assert "No firms assigned to you yet" in page
     assert "No open demands of your firms" in page

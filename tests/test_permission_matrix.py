@@ -8,29 +8,13 @@ who may open it.
 import pytest
 from sqlalchemy import select
 
-from crm.auth.models import ROLES
 from crm.demands.models import DemandCategory, Notification
 from crm.extensions import db
 from tests import matrix_cases, matrix_myday, matrix_prospects, matrix_visits
 from tests.conftest import csrf_token, login
+from tests.matrix_roles import ANON, EVERYONE, only, same
 
 AREAS = (matrix_visits, matrix_cases, matrix_prospects, matrix_myday)
-
-ANON = "anon"
-EVERYONE = (ANON, *ROLES)
-LOGGED_IN = ROLES
-
-
-def only(*roles, ok=200, anon=302):
-    """``roles`` get ``ok``; the other logged-in roles 403; anonymous users go to login."""
-    table = {role: (ok if role in roles else 403) for role in LOGGED_IN}
-    table[ANON] = anon
-    return table
-
-
-def same(status, anon=302):
-    return {**dict.fromkeys(LOGGED_IN, status), ANON: anon}
-
 
 VIEWERS = ("office", "street", "commissioner", "leader")
 EDITORS = ("office", "street", "commissioner")
