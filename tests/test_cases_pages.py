@@ -286,6 +286,7 @@ def test_ticking_and_advancing_from_the_page(client, login_as, open_case, commis
 def test_a_refused_move_is_answered_422_with_the_reason(client, login_as, open_case, commissioner):
     case = open_case("SITE")
     login_as(commissioner)
+    english(client)
     page = f"/cases/{case.id}"
     response = post_form(
         client, f"/cases/{case.id}/land", {"land-version": case.version}, form_url=page
