@@ -2,6 +2,7 @@
 ledger with its filters and Excel export."""
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -83,6 +84,30 @@ def test_the_form_posts_any_number_of_rows(client, login_as, home, make_user, ca
     # The demands are in the demand loop: the demand list shows them.
     listing = client.get("/demands/").get_data(as_text=True)
     assert "招工难" in listing and "租金补贴" in listing
+
+
+def test_a_form_sent_twice_records_one_visit_and_one_demand(client, login_as, home, category):
+    _street, firm, commissioner = home
+    login_as(commissioner)
+    url = f"/visits/new?firm_id={firm.id}"
+    page = client.get(url).get_data(as_text=True)
+    key = re.search(r'name="submission_key" type="hidden" value="([0-9a-f]+)"', page).group(1)
+    data = _form(
+        firm,
+        submission_key=key,
+        **{
+            "demands-0-category_id": str(category().id),
+            "demands-0-title": "用电扩容",
+            "demands-0-description": "新厂房需要增容。",
+            "demands-0-urgency": "normal",
+        },
+    )
+    first = post_form(client, url, data)
+    again = post_form(client, url, data)  # a double tap, or a retry on a bad connection
+    (visit,) = db.session.scalars(select(Visit)).all()
+    assert first.headers["Location"] == again.headers["Location"]
+    assert again.headers["Location"].endswith(f"/visits/{visit.id}")
+    assert [d.title for d in db.session.scalars(select(Demand))] == ["用电扩容"]
 
 
 def test_the_form_keeps_what_was_typed_on_error(client, login_as, home, category):

@@ -122,6 +122,8 @@ class VisitForm(FlaskForm):
     )
     # For an edit: what the form was loaded from (see services.fingerprint).
     loaded = HiddenField()
+    # For a new visit: the form's one-time key (a form sent twice records one visit).
+    submission_key = HiddenField(validators=[Optional(), Length(max=64)])
 
     def __init__(
         self, *args, staff=(), departments=(), categories=(), requests=(), **kwargs

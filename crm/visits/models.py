@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
@@ -42,6 +42,7 @@ class Visit(db.Model):
         Index("ix_visits_firm_date", "firm_id", "visited_on"),
         Index("ix_visits_street_date", "street_id", "visited_on"),
         Index("ix_visits_commissioner_date", "commissioner_id", "visited_on"),
+        UniqueConstraint("created_by_id", "submission_key", name="uq_visits_submission"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,6 +65,9 @@ class Visit(db.Model):
     courtesy_override: Mapped[str] = mapped_column(String(200), default="")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The form's one-time key: a form sent twice (a double tap, a retry on a bad network)
+    # records one visit and one set of demands.
+    submission_key: Mapped[str | None] = mapped_column(String(64))
 
     firm: Mapped[Firm] = relationship()
     street: Mapped[Street] = relationship()

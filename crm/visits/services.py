@@ -11,6 +11,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from crm.audit.services import record
 from crm.auth.models import User
@@ -315,14 +316,20 @@ def log_visit(
     demands: list[dict] | None = None,
     service_request: ServiceRequest | None = None,
     courtesy_override: str = "",
+    submission_key: str | None = None,
 ) -> Visit:
     """Record a visit and create the demands it raised (channel "visit") with it.
+
+    A repeated ``submission_key`` from the same person returns the visit it already made,
+    even when both sends arrive at once: one visit, one set of demands.
 
     A visit linked to the firm's own request for a visit or an appointment was asked for:
     the courtesy limit does not apply, and an open request is completed with the summary.
     Otherwise more visits than the tier's courtesy limit within 30 days are refused unless
     ``courtesy_override`` gives the reason.
     """
+    if submission_key and (earlier := _submitted(actor, submission_key)) is not None:
+        return earlier
     if not can_log_visit(actor, firm):
         raise VisitError(_l("You may record visits only to the firms of your street."), code="role")
     if firm.status == "moved_out":
@@ -343,10 +350,21 @@ def log_visit(
         service_request_id=request.id if request else None,
         courtesy_override=override,
         created_by_id=actor.id,
+        submission_key=submission_key,
     )
     _add_participants(visit, checked)
     db.session.add(visit)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The other send passed the lookup above at the same moment and the unique key
+        # stopped this one. The visit is the request's first write: rolling back loses
+        # nothing of the caller's.
+        db.session.rollback()
+        earlier = submission_key and _submitted(actor, submission_key)
+        if not earlier:
+            raise
+        return earlier
     raised = _raise_demands(visit, firm, demands or [], actor)
     if request is not None and request.is_open:
         try:
@@ -367,6 +385,12 @@ def log_visit(
         },
     )
     return visit
+
+
+def _submitted(actor: User, submission_key: str) -> Visit | None:
+    return db.session.scalar(
+        select(Visit).where(Visit.created_by_id == actor.id, Visit.submission_key == submission_key)
+    )
 
 
 def fingerprint(visit: Visit) -> str:

@@ -1,5 +1,6 @@
 """Visits: log a visit with the demands it raised, the ledger and its export."""
 
+import uuid
 from datetime import UTC
 from types import SimpleNamespace
 
@@ -248,6 +249,8 @@ def new():
     form = forms.VisitForm(**_choices(firm))
     if request.method == "GET":
         form.visited_on.data = today()
+    if not form.submission_key.data:
+        form.submission_key.data = uuid.uuid4().hex
     status, error = 200, None
     if form.validate_on_submit():
         request_id = form.service_request_id.data
@@ -262,6 +265,7 @@ def new():
                 demands=form.demand_rows(),
                 service_request=db.session.get(ServiceRequest, request_id) if request_id else None,
                 courtesy_override=form.courtesy_override.data or "",
+                submission_key=form.submission_key.data or None,
             )
             db.session.commit()
         except VisitError as exc:

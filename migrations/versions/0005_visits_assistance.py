@@ -236,13 +236,15 @@ def upgrade():
     sa.Column('service_request_id', sa.Integer(), nullable=True),
     sa.Column('courtesy_override', sa.String(length=200), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=False),
+    sa.Column('submission_key', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['commissioner_id'], ['users.id'], name=op.f('fk_visits_commissioner_id_users')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_visits_created_by_id_users')),
     sa.ForeignKeyConstraint(['firm_id'], ['firms.id'], name=op.f('fk_visits_firm_id_firms')),
     sa.ForeignKeyConstraint(['service_request_id'], ['service_requests.id'], name=op.f('fk_visits_service_request_id_service_requests'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['street_id'], ['streets.id'], name=op.f('fk_visits_street_id_streets')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_visits'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_visits')),
+    sa.UniqueConstraint('created_by_id', 'submission_key', name='uq_visits_submission')
     )
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.create_index('ix_visits_commissioner_date', ['commissioner_id', 'visited_on'], unique=False)
