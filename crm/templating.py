@@ -1,7 +1,7 @@
 """What every template can use: permission checks, formatting and the label tables."""
 
 from flask import Flask
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
 from crm import labels
 from crm.auth import permissions
@@ -23,3 +23,5 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.filters["date"] = lambda v, fmt="yyyy-MM-dd": format_date(v, fmt) if v else ""
     app.jinja_env.filters["mask_phone"] = permissions.mask_phone
+    # Amounts (万元) with the locale's digit grouping and no empty decimals: 20,000 / 1,250.5.
+    app.jinja_env.filters["amount"] = lambda v: "" if v is None else format_decimal(v, "#,##0.##")

@@ -235,18 +235,18 @@ def test_a_street_sees_its_street_and_a_leader_its_firms(
     home, away = streets
     leader = make_user("leader")
     linked = make_firm(street=away, leader_id=leader.id)
-    _case(owner, home, expected_investment=Decimal("111"))
-    _case(owner, away, expected_investment=Decimal("222"), firm=linked)
-    _case(owner, away, expected_investment=Decimal("444"))
+    _case(owner, home, expected_investment=Decimal("1111.5"))
+    _case(owner, away, expected_investment=Decimal("2222.5"), firm=linked)
+    _case(owner, away, expected_investment=Decimal("4444.5"))
 
     login_as("street", street=home)
     body = client.get("/pipeline/").get_data(as_text=True)
-    assert "111.00" in body and "222.00" not in body
+    assert "1,111.5" in body and "2,222.5" not in body  # 万元, grouped
 
     client.post("/logout", data={"csrf_token": _token(client)})
     login_as(leader)
     body = client.get("/pipeline/").get_data(as_text=True)
-    assert "222.00" in body and "111.00" not in body and "444.00" not in body
+    assert "2,222.5" in body and "1,111.5" not in body and "4,444.5" not in body
 
 
 def _token(client) -> str:
