@@ -1,11 +1,15 @@
 """Excel downloads shared by every export: safe cells and the download response."""
 
+import io
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
 from flask import send_file
+from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -23,6 +27,29 @@ def safe_cell(sheet, value: Any) -> Any:
         cell.data_type = "s"
         return cell
     return value
+
+
+def ledger_workbook(
+    title: str, columns: Iterable[tuple[str, str, int]], rows: Iterable[list[Any]]
+) -> tuple[io.BytesIO, int]:
+    """One sheet ``title``: bold headers frozen on top, each column's width, then ``rows``
+    streamed through openpyxl's write-only mode. ``columns`` are (header, key, width)."""
+    columns = list(columns)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title)
+    for i, (_header, _key, width) in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    sheet.append([header_cell(sheet, header, bold) for header, _k, _w in columns])
+    count = 0
+    for row in rows:
+        sheet.append([safe_cell(sheet, v) for v in row])
+        count += 1
+    out = io.BytesIO()
+    book.save(out)
+    out.seek(0)
+    return out, count
 
 
 def download(out, name: str, ascii_name: str):

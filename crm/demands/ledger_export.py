@@ -6,13 +6,9 @@ Chinese whatever the reader's interface language: it is passed on and filed as i
 """
 
 import io
-from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
@@ -23,8 +19,8 @@ from crm.demands.models import Demand, DemandCategory, DemandTask
 from crm.extensions import db
 from crm.firms.models import Firm
 from crm.org.models import Department, Street
-from crm.spreadsheets import header_cell, safe_cell
-from crm.workcal.services import SHANGHAI
+from crm.spreadsheets import ledger_workbook
+from crm.timeutil import local_time
 
 BATCH = 1000
 
@@ -156,14 +152,7 @@ def export_demands(user: User, filters: LedgerFilter, *, today: date) -> tuple[i
     """The ledger rows ``user`` may see under ``filters`` as a workbook, and how many."""
     stmt = export_statement(user, filters, today=today).execution_options(yield_per=BATCH)
     rows = db.session.execute(stmt)
-    return _workbook(_cells(row._mapping, today) for row in rows)
-
-
-def _local(value: datetime | None) -> datetime | None:
-    """A stored UTC time as the Asia/Shanghai wall-clock time Excel shows (no zone)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC).astimezone(SHANGHAI).replace(tzinfo=None)
+    return ledger_workbook("诉求台账", COLUMNS, (_cells(row._mapping, today) for row in rows))
 
 
 def _lateness(row, today: date) -> str:
@@ -171,7 +160,7 @@ def _lateness(row, today: date) -> str:
     if due is None:
         return ""
     if row["resolved_at"] is not None:
-        return "超期办结" if _local(row["resolved_at"]).date() > due else "按期办结"
+        return "超期办结" if local_time(row["resolved_at"]).date() > due else "按期办结"
     if row["state"] in states.OPEN_STATES and row["paused_at"] is None and due < today:
         return "超期未办结"
     return ""
@@ -180,7 +169,7 @@ def _lateness(row, today: date) -> str:
 def _cells(row, today: date) -> list[Any]:
     values = dict(row)
     for key in _TIMES:
-        values[key] = _local(values[key])
+        values[key] = local_time(values[key])
     values["channel"] = CHANNEL_WORDS.get(row["channel"], row["channel"])
     values["urgency"] = URGENCY_WORDS.get(row["urgency"], row["urgency"])
     values["level"] = LEVEL_WORDS.get(row["level"], row["level"])
@@ -197,21 +186,3 @@ def _cells(row, today: date) -> list[Any]:
     values["due_note"] = "，".join(notes)
     values["lateness"] = _lateness(row, today)
     return [None if values[key] in (None, "") else values[key] for _h, key, _w in COLUMNS]
-
-
-def _workbook(rows: Iterable[list[Any]]) -> tuple[io.BytesIO, int]:
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("诉求台账")
-    for i, (_header, _key, width) in enumerate(COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(i)].width = width
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    sheet.append([header_cell(sheet, header, bold) for header, _k, _w in COLUMNS])
-    count = 0
-    for row in rows:
-        sheet.append([safe_cell(sheet, v) for v in row])
-        count += 1
-    out = io.BytesIO()
-    book.save(out)
-    out.seek(0)
-    return out, count

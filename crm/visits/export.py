@@ -5,12 +5,8 @@ export. The file is in Chinese whatever the reader's interface language.
 """
 
 import io
-from datetime import UTC, datetime
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import aliased
 
@@ -19,10 +15,10 @@ from crm.demands.models import Demand
 from crm.extensions import db
 from crm.firms.models import Firm
 from crm.org.models import Street
-from crm.spreadsheets import header_cell, safe_cell
+from crm.spreadsheets import ledger_workbook
+from crm.timeutil import local_time
 from crm.visits.models import Visit, VisitParticipant
 from crm.visits.queries import VisitFilter, ledger_query
-from crm.workcal.services import SHANGHAI
 
 BATCH = 1000
 
@@ -114,26 +110,12 @@ def _cells(row) -> list[Any]:
     values["joint"] = "是" if row["joint"] else "否"
     values["requested"] = "是" if row["requested"] else "否"
     values["demand_count"] = row["demand_count"] or 0
-    created: datetime = row["created_at"]
-    values["created_at"] = created.replace(tzinfo=UTC).astimezone(SHANGHAI).replace(tzinfo=None)
+    values["created_at"] = local_time(row["created_at"])
     return [None if values[key] in (None, "") else values[key] for _h, key, _w in COLUMNS]
 
 
 def export_visits(user: User, filters: VisitFilter) -> tuple[io.BytesIO, int]:
     """The visits ``user`` may see under ``filters`` as a workbook, and how many."""
     stmt = export_statement(user, filters).execution_options(yield_per=BATCH)
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("走访台账")
-    for i, (_header, _key, width) in enumerate(COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(i)].width = width
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    sheet.append([header_cell(sheet, header, bold) for header, _k, _w in COLUMNS])
-    count = 0
-    for row in db.session.execute(stmt):
-        sheet.append([safe_cell(sheet, v) for v in _cells(row._mapping)])
-        count += 1
-    out = io.BytesIO()
-    book.save(out)
-    out.seek(0)
-    return out, count
+    rows = db.session.execute(stmt)
+    return ledger_workbook("走访台账", COLUMNS, (_cells(row._mapping) for row in rows))

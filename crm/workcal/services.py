@@ -10,7 +10,7 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import IO, Any
 
 from flask import g, has_app_context
@@ -20,11 +20,10 @@ from sqlalchemy import case, func, select
 
 from crm.audit.services import record
 from crm.extensions import db
+from crm.timeutil import SHANGHAI
 from crm.workcal.calendar import HOLIDAY, WORKDAY, WorkCalendar
 from crm.workcal.models import CalendarDay
 
-# Mainland China has kept UTC+8 all year since 1991; a fixed offset needs no tz database.
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 MAX_LINES = 1000  # a year has at most 366 days; more lines than this is the wrong file
 MAX_BYTES = 1024 * 1024
 HEADER_WORDS = {"date", "日期"}
