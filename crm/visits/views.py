@@ -1,7 +1,6 @@
 """Visits: log a visit with the demands it raised, the ledger and its export."""
 
 import uuid
-from datetime import UTC
 from types import SimpleNamespace
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -32,12 +31,13 @@ from crm.org.models import Department
 from crm.org.services import streets_for
 from crm.portal.models import SERVICE_OPEN, ServiceRequest
 from crm.spreadsheets import download
+from crm.timeutil import local_time
 from crm.visits import cadence as rules
 from crm.visits import export as visit_export
 from crm.visits import forms, queries, services
 from crm.visits.models import Visit
 from crm.visits.services import VisitError
-from crm.workcal.services import SHANGHAI, today
+from crm.workcal.services import today
 
 bp = Blueprint("visits", __name__, url_prefix="/visits")
 
@@ -49,17 +49,6 @@ visit_labels = SimpleNamespace(
 )
 
 
-@bp.app_context_processor
-def _visit_helpers() -> dict:
-    """For the firm page's visit card: ``recent_visits(firm_id)``, ``visit_due(firm)``."""
-    return {
-        "visit_labels": visit_labels,
-        "recent_visits": _recent_visits,
-        "visit_due": _visit_due,
-        "can_log_visit": can_log_visit,
-    }
-
-
 def _recent_visits(firm_id: int, limit: int = 10) -> list[Visit]:
     if not current_user.is_authenticated or current_user.role not in VISIT_VIEWERS:
         return []
@@ -67,7 +56,7 @@ def _recent_visits(firm_id: int, limit: int = 10) -> list[Visit]:
 
 
 def _local_day(moment):
-    return moment.replace(tzinfo=UTC).astimezone(SHANGHAI).date()
+    return local_time(moment).date()
 
 
 def _visit_due(firm: Firm):
@@ -88,6 +77,17 @@ def _visit_due(firm: Firm):
         rules.due_on(last, cadence, since=since),
         rules.days_overdue(last, cadence, since=since, on=on),
     )
+
+
+# For the firm page's visit card: ``recent_visits(firm_id)``, ``visit_due(firm)``. Globals,
+# not a context processor: nothing to build for the pages that do not use them.
+for _name, _helper in (
+    ("visit_labels", visit_labels),
+    ("recent_visits", _recent_visits),
+    ("visit_due", _visit_due),
+    ("can_log_visit", can_log_visit),
+):
+    bp.add_app_template_global(_helper, _name)
 
 
 # -- the ledger -------------------------------------------------------------------------------
