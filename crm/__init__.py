@@ -66,6 +66,9 @@ def _register_blueprints(app: Flask) -> None:
     from crm.firms.views import bp as firms_bp
     from crm.health import bp as health_bp
     from crm.home import bp as home_bp
+    from crm.policies import bulk_views, package_views
+    from crm.policies.views import bp as policies_bp
+    from crm.portal import package_views as portal_package_views
     from crm.portal import review_views, staff_views
     from crm.portal.signup_views import bp as signup_bp
     from crm.portal.views import bp as portal_bp
@@ -101,6 +104,10 @@ def _register_blueprints(app: Flask) -> None:
         type_views.bp,
         prospect_views.bp,
         pipeline_views.bp,
+        policies_bp,
+        package_views.bp,
+        bulk_views.bp,
+        portal_package_views.bp,
         api_bp,
     ):
         app.register_blueprint(bp)

@@ -79,4 +79,11 @@ def load_config(instance_path: Path) -> dict:
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "crm@localhost"),
         # How often `crm schedule-sweep` queues the escalation sweep (with REDIS_URL).
         "SWEEP_INTERVAL_SECONDS": int(os.environ.get("SWEEP_INTERVAL_SECONDS", "300")),
+        # What a service package tells the firm about the office and how to reach it.
+        "OFFICE_NAME": os.environ.get("OFFICE_NAME", "区投资促进办公室"),
+        "HOTLINE": os.environ.get("HOTLINE", "12345"),
+        # The portal's address as firms type it; printed on packages (jobs have no request).
+        "PORTAL_URL": os.environ.get("PORTAL_URL", ""),
+        # A package PDF that takes longer than this to render is abandoned.
+        "PDF_RENDER_TIMEOUT": float(os.environ.get("PDF_RENDER_TIMEOUT", "30")),
     }

@@ -26,6 +26,14 @@ from crm.demands.models import (
 )
 from crm.firms.models import Assignment, Contact, Firm
 from crm.org.models import Department, Street
+from crm.policies.models import (
+    BulkIssuance,
+    PackageDocument,
+    Policy,
+    PolicyAttachment,
+    PolicyCriterion,
+    ServicePackage,
+)
 from crm.portal.models import Invitation, ProfileChange, ServiceRequest, SignupRequest
 from crm.visits.models import Visit, VisitCadence, VisitParticipant
 from crm.workcal.models import CalendarDay
@@ -36,6 +44,7 @@ __all__ = [
     "AssistanceCase",
     "Attachment",
     "AuditLog",
+    "BulkIssuance",
     "CalendarDay",
     "CaseChecklistItem",
     "CaseEvent",
@@ -55,9 +64,14 @@ __all__ = [
     "Firm",
     "Invitation",
     "Notification",
+    "PackageDocument",
+    "Policy",
+    "PolicyAttachment",
+    "PolicyCriterion",
     "ProfileChange",
     "Prospect",
     "ServiceRequest",
+    "ServicePackage",
     "SignupRequest",
     "Street",
     "User",

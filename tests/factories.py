@@ -159,3 +159,39 @@ def make_demand(app, make_firm, make_user, category):
         return demand
 
     return _make
+
+
+@pytest.fixture
+def make_policy(app):
+    """A policy in force since 2026-01-01; ``criteria`` as (attribute, operator, value)."""
+    from datetime import date
+
+    from crm.policies.models import Policy, PolicyCriterion
+
+    def _make(criteria=(), **kw):
+        n = next(_seq)
+        policy = Policy(
+            **{
+                "title": f"测试扶持政策{n}",
+                "issuer": "区科学技术委员会",
+                "level": "district",
+                "doc_number": f"测科发〔2026〕{n}号",
+                "kind": "universal",
+                "topic": "technology",
+                "effective_from": date(2026, 1, 1),
+                "benefits": "给予一次性奖励 10 万元。",
+                "how_to_apply": "向区科委提交申请表。",
+                **kw,
+            }
+        )
+        for position, (attribute, operator, value) in enumerate(criteria):
+            policy.criteria.append(
+                PolicyCriterion(
+                    position=position, attribute=attribute, operator=operator, value=value
+                )
+            )
+        db.session.add(policy)
+        db.session.commit()
+        return policy
+
+    return _make

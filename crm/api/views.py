@@ -13,6 +13,7 @@ from crm.api import (
     action_views,  # noqa: F401  (each module declares its routes in OPERATIONS)
     demand_views,  # noqa: F401
     firm_views,  # noqa: F401
+    policy_views,  # noqa: F401
     portal_views,  # noqa: F401
     token_views,  # noqa: F401
 )

@@ -1,0 +1,1 @@
+"""GET /api/v1/firms/{id}/packages and /api/v1/firms/{id}/policies."""

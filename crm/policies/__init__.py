@@ -1,0 +1,1 @@
+"""Policies, matching and service packages (DESIGN §7)."""
