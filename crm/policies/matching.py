@@ -150,9 +150,7 @@ class Rule:
         return cls(
             policy_id=policy.id,
             kind=policy.kind,
-            criteria=tuple(
-                Criterion(c.attribute, c.operator, c.value) for c in policy.criteria
-            ),
+            criteria=tuple(Criterion(c.attribute, c.operator, c.value) for c in policy.criteria),
             review_conditions=tuple(c for c in (policy.review_conditions or ()) if c.strip()),
             effective_from=policy.effective_from,
             effective_to=policy.effective_to,

@@ -55,9 +55,7 @@ class Composition:
         return {m.rule.policy_id for m in self.proposed}
 
 
-def compose(
-    firm: Firm, on: date, *, rules: Sequence[matching.Rule] | None = None
-) -> Composition:
+def compose(firm: Firm, on: date, *, rules: Sequence[matching.Rule] | None = None) -> Composition:
     """Match the firm on ``on`` and sort the policies into the package's parts. ``rules``
     (the policies in force, from ``rules_in_force``) may be passed in by a caller that
     composes many packages."""
@@ -129,8 +127,7 @@ def issue(
             issued_at=issued_at.isoformat(),
             issued_by=str(by) if by else "",
             channel=channel,
-            universal=composition.automatic
-            + [m for m in individual if m.rule.kind == "universal"],
+            universal=composition.automatic + [m for m in individual if m.rule.kind == "universal"],
             individual=[m for m in individual if m.rule.kind != "universal"],
             streets=streets if streets is not None else street_names(),
         ),
@@ -141,7 +138,12 @@ def issue(
         "package.issue",
         package,
         user=by,
-        detail={"firm": firm.id, "number": number, "channel": channel, "bulk": bulk.id if bulk else None},
+        detail={
+            "firm": firm.id,
+            "number": number,
+            "channel": channel,
+            "bulk": bulk.id if bulk else None,
+        },
     )
     return package
 

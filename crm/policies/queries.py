@@ -55,7 +55,9 @@ def iter_facts(
 
 
 def street_names() -> dict[int, str]:
-    return {street_id: name for street_id, name in db.session.execute(select(Street.id, Street.name))}
+    return {
+        street_id: name for street_id, name in db.session.execute(select(Street.id, Street.name))
+    }
 
 
 def match_firm(firm: Firm, on: date) -> list[matching.Match]:
