@@ -10,11 +10,29 @@ from sqlalchemy import select
 
 from crm.demands.models import DemandCategory, Notification
 from crm.extensions import db
-from tests import matrix_cases, matrix_myday, matrix_prospects, matrix_visits
+from tests import (
+    matrix_bulk,
+    matrix_cases,
+    matrix_myday,
+    matrix_packages,
+    matrix_policies,
+    matrix_portal_packages,
+    matrix_prospects,
+    matrix_visits,
+)
 from tests.conftest import csrf_token, login
 from tests.matrix_roles import ANON, EVERYONE, only, same
 
-AREAS = (matrix_visits, matrix_cases, matrix_prospects, matrix_myday)
+AREAS = (
+    matrix_visits,
+    matrix_cases,
+    matrix_prospects,
+    matrix_myday,
+    matrix_policies,
+    matrix_packages,
+    matrix_bulk,
+    matrix_portal_packages,
+)
 
 VIEWERS = ("office", "street", "commissioner", "leader")
 EDITORS = ("office", "street", "commissioner")
