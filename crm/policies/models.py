@@ -154,6 +154,9 @@ class BulkIssuance(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
+    # Set whenever the job makes progress: a "running" issuance whose progress stopped
+    # long ago was interrupted, and may be resumed.
+    progress_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 
     street: Mapped[Street | None] = relationship()

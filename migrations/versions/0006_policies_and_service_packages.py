@@ -33,6 +33,7 @@ def upgrade():
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('started_at', sa.DateTime(), nullable=True),
+    sa.Column('progress_at', sa.DateTime(), nullable=True),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_bulk_issuances_created_by_id_users')),
     sa.ForeignKeyConstraint(['street_id'], ['streets.id'], name=op.f('fk_bulk_issuances_street_id_streets')),
