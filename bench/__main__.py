@@ -14,6 +14,7 @@ BENCHMARKS = {
     "sweep": "bench.sweep",
     "api": "bench.api",
     "workspace": "bench.workspace",
+    "policies": "bench.policies",
 }
 
 
