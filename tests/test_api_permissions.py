@@ -18,6 +18,9 @@ VIEWERS = ("office", "street", "commissioner", "department", "leader", "firm")
 INTAKE = ("office", "street", "commissioner", "firm")
 WRITERS = ("office", "street", "commissioner", "department")
 PORTAL = ("office", "street", "commissioner", "firm")
+# Packages and matched policies: the firm, and the staff who read policies (not a
+# department, which sees a firm's basic profile only).
+PACKAGES = ("office", "street", "commissioner", "leader", "firm")
 
 
 def only(*roles, ok=200):
@@ -50,6 +53,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("api.service_create", "POST"): only("firm", ok=201),
     ("api.service_detail", "GET"): only(*PORTAL),
     ("api.service_cancel", "POST"): only(*PORTAL),
+    ("api.firm_packages", "GET"): only(*PACKAGES),
+    ("api.firm_package_pdf", "GET"): only(*PACKAGES),
+    ("api.firm_policies", "GET"): only(*PACKAGES),
 }
 
 
@@ -97,13 +103,27 @@ def _request(caller: Caller, endpoint: str, role: str, world) -> object:
         "api.service_cancel": lambda: caller.post(
             f"{service}/cancel", json={"reason": "已自行办理。"}
         ),
+        "api.firm_packages": lambda: caller.get(f"{firm}/packages"),
+        "api.firm_package_pdf": lambda: caller.get(f"{firm}/packages/{ids['package_id']}/pdf"),
+        "api.firm_policies": lambda: caller.get(f"{firm}/policies?outcome=eligible"),
     }
     return calls[endpoint]()
 
 
 @pytest.fixture
-def world(make_street, make_department, make_firm, make_user, make_contact, assign):
-    return build_world(make_street, make_department, make_firm, make_user, make_contact, assign)
+def world(make_street, make_department, make_firm, make_user, make_contact, assign, monkeypatch):
+    from datetime import date
+
+    from crm.extensions import db
+    from crm.policies.packages import issue
+
+    world = build_world(make_street, make_department, make_firm, make_user, make_contact, assign)
+    # Who may download a package is the question here, not how it is drawn.
+    monkeypatch.setattr("crm.policies.pdf.render_snapshot", lambda snapshot: PDF)
+    package = issue(world["firm"], by=world["users"]["office"], on=date(2026, 3, 2), channel="mail")
+    db.session.commit()
+    world["ids"]["package_id"] = package.id
+    return world
 
 
 def test_every_api_route_is_classified(app):

@@ -53,7 +53,11 @@ def status(criterion: tuple, **firm) -> str:
 
 OPERATOR_CASES = [
     # (criterion, met with, unmet with)
-    (("industry", "prefix", ["M73", "I65"]), {"industry_code": "M7340"}, {"industry_code": "C3911"}),
+    (
+        ("industry", "prefix", ["M73", "I65"]),
+        {"industry_code": "M7340"},
+        {"industry_code": "C3911"},
+    ),
     (("industry", "not_prefix", ["K"]), {"industry_code": "M7340"}, {"industry_code": "K7010"}),
     (("size", "eq", "small"), {"size": "small"}, {"size": "large"}),
     (("size", "ne", "large"), {"size": "small"}, {"size": "large"}),
@@ -70,23 +74,55 @@ OPERATOR_CASES = [
     (("tier", "not_in", ["none"]), {"tier": "local"}, {"tier": None}),
     (("high_tech", "eq", True), {"high_tech": True}, {"high_tech": False}),
     (("foreign_invested", "eq", False), {"foreign_invested": False}, {"foreign_invested": True}),
-    (("age", "gte", 3), {"established_on": date(2023, 11, 30)}, {"established_on": date(2023, 12, 1)}),
-    (("age", "lte", 5), {"established_on": date(2021, 12, 1)}, {"established_on": date(2020, 1, 1)}),
-    (("age", "between", [1, 3]), {"established_on": date(2024, 6, 1)}, {"established_on": date(2026, 6, 1)}),
+    (
+        ("age", "gte", 3),
+        {"established_on": date(2023, 11, 30)},
+        {"established_on": date(2023, 12, 1)},
+    ),
+    (
+        ("age", "lte", 5),
+        {"established_on": date(2021, 12, 1)},
+        {"established_on": date(2020, 1, 1)},
+    ),
+    (
+        ("age", "between", [1, 3]),
+        {"established_on": date(2024, 6, 1)},
+        {"established_on": date(2026, 6, 1)},
+    ),
     (("employees", "gte", 50), {"employees": 50}, {"employees": 49}),
     (("employees", "lte", 300), {"employees": 300}, {"employees": 301}),
     (("employees", "between", [10, 100]), {"employees": 10}, {"employees": 101}),
     (("revenue", "gte", "500-2000"), {"revenue_band": "2000-10000"}, {"revenue_band": "100-500"}),
     (("revenue", "lte", "500-2000"), {"revenue_band": "500-2000"}, {"revenue_band": ">=50000"}),
-    (("revenue", "between", ["100-500", "2000-10000"]), {"revenue_band": "100-500"}, {"revenue_band": "<100"}),
-    (("revenue", "in", ["<100", ">=50000"]), {"revenue_band": ">=50000"}, {"revenue_band": "500-2000"}),
-    (("registered_capital", "gte", 100), {"registered_capital": Decimal("100")}, {"registered_capital": Decimal("99.99")}),
-    (("registered_capital", "lte", 1000.5), {"registered_capital": Decimal("1000.50")}, {"registered_capital": Decimal("1000.51")}),
-    (("registered_capital", "between", [100, 500]), {"registered_capital": Decimal("500")}, {"registered_capital": Decimal("50")}),
+    (
+        ("revenue", "between", ["100-500", "2000-10000"]),
+        {"revenue_band": "100-500"},
+        {"revenue_band": "<100"},
+    ),
+    (
+        ("revenue", "in", ["<100", ">=50000"]),
+        {"revenue_band": ">=50000"},
+        {"revenue_band": "500-2000"},
+    ),
+    (
+        ("registered_capital", "gte", 100),
+        {"registered_capital": Decimal("100")},
+        {"registered_capital": Decimal("99.99")},
+    ),
+    (
+        ("registered_capital", "lte", 1000.5),
+        {"registered_capital": Decimal("1000.50")},
+        {"registered_capital": Decimal("1000.51")},
+    ),
+    (
+        ("registered_capital", "between", [100, 500]),
+        {"registered_capital": Decimal("500")},
+        {"registered_capital": Decimal("50")},
+    ),
     (("tags", "has", "专精特新"), {"tags": ("专精特新",)}, {"tags": ("软件",)}),
     (("tags", "has_any", ["总部", "软件"]), {"tags": ("软件",)}, {"tags": ()}),
     (("tags", "has_none", ["失信"]), {"tags": ()}, {"tags": ("失信", "软件")}),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("criterion", "met", "unmet"), OPERATOR_CASES, ids=lambda c: str(c))
@@ -251,7 +287,9 @@ def test_reasons_say_what_was_asked_and_what_the_firm_has(en):
 
 
 def test_reasons_read_in_chinese(zh):
-    assert explain(("employees", "gte", 50)) == "从业人数 不少于 50 人：不满足，企业的从业人数为 48 人"
+    assert (
+        explain(("employees", "gte", 50)) == "从业人数 不少于 50 人：不满足，企业的从业人数为 48 人"
+    )
     assert explain(("high_tech", "eq", True)) == "高新技术企业 为 是：满足（企业：是）"
     assert explain(("size", "eq", "small"), size=None) == "规模 为 小型：无法判断，企业未登记规模"
 
@@ -275,7 +313,9 @@ def test_matches_follow_the_firm_and_the_policy_as_they_are_now(app, make_firm, 
     policy = make_policy([("employees", "gte", 50)])
 
     def now() -> str:
-        return next(m.outcome for m in queries.match_firm(firm, ON) if m.rule.policy_id == policy.id)
+        return next(
+            m.outcome for m in queries.match_firm(firm, ON) if m.rule.policy_id == policy.id
+        )
 
     assert now() == matching.NEAR_MISS
     firm.employees = 60
@@ -305,3 +345,12 @@ def test_the_candidate_list_reads_active_firms_only(app, make_firm, make_policy)
     make_firm(employees=10)
     policy = make_policy([("employees", "gte", 50)])
     assert [m.firm.id for m in queries.candidates(policy, ON)] == [keep.id]
+
+
+def test_an_industry_criterion_takes_a_section_letter_or_a_longer_code():
+    from crm.policies.attributes import CriterionError, clean_value
+
+    assert clean_value("industry", "prefix", "c, I65；m7340", streets={}) == ["C", "I65", "M7340"]
+    for wrong in ("65", "I65X", "I123456", "工业"):
+        with pytest.raises(CriterionError):
+            clean_value("industry", "prefix", wrong, streets={})

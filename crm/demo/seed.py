@@ -22,6 +22,7 @@ from crm.demo.demand_world import World
 from crm.demo.demands import load_demands
 from crm.demo.district import DEPARTMENTS, STREETS
 from crm.demo.plan import DEFAULT_SEED, DEMO_PASSWORD, SCALES, DemoPlan, FirmRecord, Person
+from crm.demo.policies import load_policies
 from crm.demo.portal import load_portal
 from crm.demo.workspace import load_workspace
 from crm.extensions import db
@@ -91,6 +92,7 @@ def seed_demo(
     world = World(plan, loader.streets, loader.departments, loader.users)
     report.counts.update(load_portal(plan, world))
     report.counts.update(load_workspace(plan, world))
+    report.counts.update(load_policies(plan, world))
     record(
         "demo.seed", username="seed-demo", detail={"scale": scale, "seed": seed, **report.counts}
     )

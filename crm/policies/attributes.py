@@ -162,7 +162,9 @@ def _clean_one(spec: Attribute, raw: Any, streets: Mapping[int, str]) -> Any:
         return int(number) if number == number.to_integral_value() else float(number)
     if spec.kind == "code":
         code = text.upper()
-        if not (1 <= len(code) <= 5 and code[0].isalpha() and code[1:].isdigit()):
+        if not (
+            1 <= len(code) <= 5 and code[0].isalpha() and (code[1:].isdigit() or len(code) == 1)
+        ):
             raise CriterionError(
                 _l("%(value)s is not an industry code such as I or I65.", value=text)
             )

@@ -6,15 +6,9 @@ from wtforms import DateField, SelectField
 from wtforms.validators import DataRequired, Optional
 
 from crm.labels import TIERS
+from crm.policies.labels import CHANNEL_LABELS
 from crm.policies.models import CHANNELS
 
-CHANNEL_LABELS = {
-    "in_person": _l("Handed over in person"),
-    "meeting": _l("At a meeting"),
-    "mail": _l("By post"),
-    "email": _l("By email"),
-    "portal": _l("Through the portal"),
-}
 STATUS_LABELS = {
     "queued": _l("Queued"),
     "running": _l("Running"),

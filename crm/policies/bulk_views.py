@@ -27,7 +27,8 @@ from crm.auth.permissions import deny, roles_required
 from crm.extensions import db
 from crm.org.services import streets_for
 from crm.policies import bulk as service
-from crm.policies.bulk_forms import CHANNEL_LABELS, STATUS_LABELS, BulkIssuanceForm
+from crm.policies.bulk_forms import STATUS_LABELS, BulkIssuanceForm
+from crm.policies.labels import CHANNEL_LABELS
 from crm.policies.models import BulkIssuance
 from crm.workcal.services import today
 

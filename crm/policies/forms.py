@@ -26,20 +26,9 @@ from wtforms.widgets import TextInput
 
 from crm.policies.attributes import ATTRIBUTES, OPERATORS, show_value
 from crm.policies.catalog import POLICY_FIELDS, STATUS_LABELS, CriterionInput
+from crm.policies.labels import KIND_LABELS, LEVEL_LABELS, TOPIC_LABELS
 from crm.policies.matching import ELIGIBLE, NEAR_MISS, OUTCOME_LABELS, PENDING_REVIEW
 
-LEVEL_LABELS = {"city": _l("City"), "district": _l("District")}
-KIND_LABELS = {"universal": _l("Universal (普惠)"), "individual": _l("Individual (个性)")}
-TOPIC_LABELS = {
-    "talent": _l("Talent"),
-    "housing": _l("Housing"),
-    "project": _l("Project support"),
-    "financing": _l("Financing"),
-    "technology": _l("Technology and innovation"),
-    "tax": _l("Tax and fees"),
-    "employment": _l("Employment"),
-    "other": _l("Other"),
-}
 # The outcomes a candidate list shows: the firms the policy finds, and those one step away.
 CANDIDATE_OUTCOMES = (ELIGIBLE, PENDING_REVIEW, NEAR_MISS)
 BLANK_ROWS = 2  # empty criterion rows under the filled ones, for the form without script

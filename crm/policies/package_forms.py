@@ -6,7 +6,7 @@ from wtforms import DateField, SelectField, SelectMultipleField, StringField, Te
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from crm.policies.bulk_forms import CHANNEL_LABELS
+from crm.policies.labels import CHANNEL_LABELS
 from crm.policies.models import CHANNELS
 from crm.workcal.services import today
 

@@ -18,8 +18,7 @@ from crm.auth.permissions import deny, roles_required
 from crm.extensions import db
 from crm.firms.models import Firm
 from crm.policies import matching, package_forms, packages, pdf
-from crm.policies.bulk_forms import CHANNEL_LABELS
-from crm.policies.forms import LEVEL_LABELS
+from crm.policies.labels import CHANNEL_LABELS, LEVEL_LABELS
 from crm.policies.models import ServicePackage
 from crm.policies.package_permissions import (
     ISSUERS,

@@ -35,9 +35,6 @@ from crm.policies.candidates import (
     preview_counts,
 )
 from crm.policies.forms import (
-    KIND_LABELS,
-    LEVEL_LABELS,
-    TOPIC_LABELS,
     AttachForm,
     CandidateFilterForm,
     EditPolicyForm,
@@ -48,6 +45,7 @@ from crm.policies.forms import (
     editor_spec,
     form_data,
 )
+from crm.policies.labels import KIND_LABELS, LEVEL_LABELS, TOPIC_LABELS
 from crm.policies.models import Policy
 from crm.policies.permissions import (
     CANDIDATE_VIEWERS,
