@@ -225,9 +225,10 @@ def _pdf(env: Environment, on: date, rules, firms, requests: int) -> None:
         )
         db.session.rollback()
     policies = len(snapshot["universal"]) + len(snapshot["individual"])
+    name = snapshot["firm"]["name"]
     print(
         table(
             ["package PDF (WeasyPrint)", "policies", "KB", "p50 ms", "p95 ms"],
-            [[firm.name[:20], policies, size // 1024, renders.p50, renders.p95]],
+            [[name[:20], policies, size // 1024, renders.p50, renders.p95]],
         )
     )

@@ -6,7 +6,7 @@ Plain Python: no database, no request. ``crm.policies.matching`` evaluates crite
 ``holds``; the editor, the Excel import and the API validate them with ``clean_value``.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -212,43 +212,56 @@ def _order(spec: Attribute, value: Any) -> Any:
 # -- evaluating ---------------------------------------------------------------------------
 
 
-def holds(attribute: str, operator: str, value: Any, firm_value: Any) -> bool:
-    """Whether a firm's known value (never None) meets ``attribute operator value``."""
+def predicate(attribute: str, operator: str, value: Any) -> Callable[[Any], bool]:
+    """A test of a firm's known value (never None) against ``attribute operator value``,
+    with the criterion's value prepared once: matching runs it for every firm."""
     spec = ATTRIBUTES[attribute]
     if spec.kind == "band":
-        firm_value = REVENUE_BANDS.index(firm_value)
+        rank = REVENUE_BANDS.index
         if operator == "in":
-            return REVENUE_BANDS[firm_value] in value
-        value = (
-            [REVENUE_BANDS.index(v) for v in value]
-            if isinstance(value, list)
-            else REVENUE_BANDS.index(value)
-        )
-    if operator == "eq":
-        return firm_value == value
-    if operator == "ne":
-        return firm_value != value
-    if operator == "in":
-        return firm_value in value
-    if operator == "not_in":
-        return firm_value not in value
-    if operator == "gte":
-        return firm_value >= value
-    if operator == "lte":
-        return firm_value <= value
-    if operator == "between":
-        return value[0] <= firm_value <= value[1]
-    if operator == "prefix":
-        return any(firm_value.startswith(p) for p in value)
-    if operator == "not_prefix":
-        return not any(firm_value.startswith(p) for p in value)
-    if operator == "has":
-        return value in firm_value
-    if operator == "has_any":
-        return any(v in firm_value for v in value)
-    if operator == "has_none":
-        return not any(v in firm_value for v in value)
+            bands = frozenset(value)
+            return lambda v: v in bands
+        if operator == "between":
+            low, high = rank(value[0]), rank(value[1])
+            return lambda v: low <= rank(v) <= high
+        bound = rank(value)
+        if operator == "gte":
+            return lambda v: rank(v) >= bound
+        if operator == "lte":
+            return lambda v: rank(v) <= bound
+    elif operator == "eq":
+        return lambda v: v == value
+    elif operator == "ne":
+        return lambda v: v != value
+    elif operator in ("in", "not_in", "has_any", "has_none"):
+        values = frozenset(value)
+        if operator == "in":
+            return lambda v: v in values
+        if operator == "not_in":
+            return lambda v: v not in values
+        if operator == "has_any":
+            return lambda v: not values.isdisjoint(v)
+        return lambda v: values.isdisjoint(v)
+    elif operator == "gte":
+        return lambda v: v >= value
+    elif operator == "lte":
+        return lambda v: v <= value
+    elif operator == "between":
+        low, high = value
+        return lambda v: low <= v <= high
+    elif operator in ("prefix", "not_prefix"):
+        prefixes = tuple(value)
+        if operator == "prefix":
+            return lambda v: v.startswith(prefixes)
+        return lambda v: not v.startswith(prefixes)
+    elif operator == "has":
+        return lambda v: value in v
     raise CriterionError(_l("Unknown operator %(name)s.", name=operator))
+
+
+def holds(attribute: str, operator: str, value: Any, firm_value: Any) -> bool:
+    """Whether a firm's known value (never None) meets ``attribute operator value``."""
+    return predicate(attribute, operator, value)(firm_value)
 
 
 # -- showing values -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ Results are computed on demand from the firm's data and the policies as they are
 so they are always current; only an issued package keeps a copy.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -24,7 +24,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from crm.policies.attributes import ATTRIBUTES, NO_TIER, describe, holds, show_value
+from crm.policies.attributes import ATTRIBUTES, NO_TIER, describe, predicate, show_value
 
 MET, UNMET, UNKNOWN = "met", "unmet", "unknown"
 ELIGIBLE, PENDING_REVIEW, NEAR_MISS, NOT_ELIGIBLE = (
@@ -89,32 +89,30 @@ class FirmFacts:
 
     def value(self, attribute: str, on: date) -> Any:
         """The firm's value of a criterion attribute on ``on``; None when unknown."""
-        if attribute == "industry":
-            return self.industry_code or None
-        if attribute == "size":
-            return self.size
-        if attribute == "street":
-            return self.street_id
-        if attribute == "tier":
-            return self.tier or NO_TIER
-        if attribute == "high_tech":
-            return bool(self.high_tech)
-        if attribute == "foreign_invested":
-            return bool(self.foreign_invested)
-        if attribute == "age":
-            return years_between(self.established_on, on) if self.established_on else None
-        if attribute == "employees":
-            return self.employees
-        if attribute == "revenue":
-            return self.revenue_band
-        if attribute == "registered_capital":
-            if self.registered_capital is None:
-                return None
-            capital = Decimal(self.registered_capital)
-            return int(capital) if capital == capital.to_integral_value() else float(capital)
-        if attribute == "tags":
-            return list(self.tags)
-        raise KeyError(attribute)
+        return GETTERS[attribute](self, on)
+
+
+def _capital(facts: FirmFacts, on: date) -> int | float | None:
+    if facts.registered_capital is None:
+        return None
+    capital = Decimal(facts.registered_capital)
+    return int(capital) if capital == capital.to_integral_value() else float(capital)
+
+
+# How each attribute is read off a firm on a day (None: not on record).
+GETTERS: dict[str, Callable[[FirmFacts, date], Any]] = {
+    "industry": lambda f, on: f.industry_code or None,
+    "size": lambda f, on: f.size,
+    "street": lambda f, on: f.street_id,
+    "tier": lambda f, on: f.tier or NO_TIER,
+    "high_tech": lambda f, on: bool(f.high_tech),
+    "foreign_invested": lambda f, on: bool(f.foreign_invested),
+    "age": lambda f, on: years_between(f.established_on, on) if f.established_on else None,
+    "employees": lambda f, on: f.employees,
+    "revenue": lambda f, on: f.revenue_band,
+    "registered_capital": _capital,
+    "tags": lambda f, on: list(f.tags),
+}
 
 
 def years_between(start: date, on: date) -> int:
@@ -144,6 +142,15 @@ class Rule:
     effective_to: date | None = None
     retired: bool = False
     policy: Any = field(default=None, compare=False, repr=False)
+    # Each criterion with its getter and its prepared test, made once per rule.
+    checks: tuple = field(init=False, default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        checks = tuple(
+            (c, GETTERS[c.attribute], predicate(c.attribute, c.operator, c.value))
+            for c in self.criteria
+        )
+        object.__setattr__(self, "checks", checks)
 
     @classmethod
     def of(cls, policy: Any) -> "Rule":
@@ -201,7 +208,7 @@ def check(criterion: Criterion, facts: FirmFacts, on: date) -> Reason:
     firm_value = facts.value(criterion.attribute, on)
     if firm_value is None:
         return Reason(criterion, UNKNOWN, None)
-    met = holds(criterion.attribute, criterion.operator, criterion.value, firm_value)
+    met = predicate(criterion.attribute, criterion.operator, criterion.value)(firm_value)
     return Reason(criterion, MET if met else UNMET, firm_value)
 
 
@@ -223,8 +230,14 @@ def outcome_of(reasons: Iterable[Reason], review_conditions: tuple[str, ...]) ->
 
 def evaluate(rule: Rule, facts: FirmFacts, on: date) -> Match:
     """One firm against one policy, whether or not the policy is in force on ``on``."""
-    reasons = tuple(check(c, facts, on) for c in rule.criteria)
-    return Match(rule, facts, outcome_of(reasons, rule.review_conditions), reasons)
+    reasons = []
+    for criterion, get, test in rule.checks:
+        value = get(facts, on)
+        if value is None:
+            reasons.append(Reason(criterion, UNKNOWN, None))
+        else:
+            reasons.append(Reason(criterion, MET if test(value) else UNMET, value))
+    return Match(rule, facts, outcome_of(reasons, rule.review_conditions), tuple(reasons))
 
 
 def _order(match: Match) -> tuple:
