@@ -1,7 +1,6 @@
 """The policy catalog: list, create, edit, retire, files, import, the editor's preview,
 and each policy's candidate list with its Excel export."""
 
-import re
 from typing import Any
 
 from flask import (
@@ -20,23 +19,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
-from crm.audit.services import record
-from crm.auth.permissions import firm_scope, roles_required
+from crm.auth.permissions import roles_required
 from crm.demands import attachments
 from crm.extensions import db
 from crm.firms.importer import ImportFileError
-from crm.policies import catalog, matching, policy_import, queries
+from crm.policies import candidate_views, catalog, matching, policy_import, queries
 from crm.policies.attributes import ATTRIBUTES, OPERATORS, CriterionError, describe
 from crm.policies.candidates import (
-    candidate_list,
-    export_candidates,
-    not_in_force_reason,
-    paginate,
     preview_counts,
 )
 from crm.policies.forms import (
     AttachForm,
-    CandidateFilterForm,
     EditPolicyForm,
     ImportForm,
     PolicyFilterForm,
@@ -48,7 +41,6 @@ from crm.policies.forms import (
 from crm.policies.labels import KIND_LABELS, LEVEL_LABELS, TOPIC_LABELS
 from crm.policies.models import Policy
 from crm.policies.permissions import (
-    CANDIDATE_VIEWERS,
     MANAGERS,
     READERS,
     can_list_candidates,
@@ -422,52 +414,6 @@ def import_template():
     return download(policy_import.template_workbook(), "政策导入模板.xlsx", "policy-template.xlsx")
 
 
-# -- candidates -------------------------------------------------------------------------------
-
-
-def _candidates(policy: Policy):
-    form = CandidateFilterForm(request.args)
-    form.validate()
-    on = (None if form.on.errors else form.on.data) or today()
-    outcome = None if form.outcome.errors else form.outcome.data or None
-    found = candidate_list(policy, on, scope=firm_scope(current_user), outcome=outcome)
-    return form, found
-
-
-@bp.route("/<int:policy_id>/candidates")
-@roles_required(*CANDIDATE_VIEWERS)
-def candidates(policy_id: int):
-    policy = _load(policy_id)
-    form, found = _candidates(policy)
-    page = paginate(found.matches, page=request.args.get("page", type=int), per_page=PER_PAGE)
-    return render_template(
-        "policies/candidates.html",
-        policy=policy,
-        form=form,
-        found=found,
-        page=page,
-        streets=queries.street_names(),
-        explain=matching.explain,
-        summary=matching.summary,
-        not_in_force=not_in_force_reason(policy, found.on),
-    )
-
-
-@bp.route("/<int:policy_id>/candidates.xlsx")
-@roles_required(*CANDIDATE_VIEWERS)
-def candidates_export(policy_id: int):
-    policy = _load(policy_id)
-    _form, found = _candidates(policy)
-    out, count = export_candidates(found, scope=firm_scope(current_user))
-    # A list of firms leaving the system is worth a line in the log.
-    record(
-        "policy.candidates_export",
-        policy,
-        detail={"count": count, "on": found.on.isoformat(), "filters": request.args.to_dict()},
-    )
-    db.session.commit()
-    day = found.on.isoformat()
-    title = re.sub(r'[\\/:*?"<>|\s]+', "", policy.title)[:60]
-    return download(
-        out, f"候选企业-{title}-{day}.xlsx", f"policy-{policy.id}-candidates-{day}.xlsx"
-    )
+# The candidate list and its export live in crm.policies.candidate_views.
+for rule, view in candidate_views.ROUTES:
+    bp.add_url_rule(rule, view_func=view)
