@@ -45,13 +45,16 @@ def facts_of(firm: Firm) -> matching.FirmFacts:
 def iter_facts(
     where: ColumnElement[bool] | None = None, *, batch: int = 2000
 ) -> Iterator[matching.FirmFacts]:
-    """The facts of every active firm (within ``where``), read by columns, in id order."""
+    """The facts of every active firm (within ``where``), read by columns, in id order.
+
+    Straight through the session's connection: rows, not ORM objects, for the thousands
+    of firms a candidate list reads."""
     query = select(*FACT_COLUMNS).where(Firm.status == "active").order_by(Firm.id)
     if where is not None:
         query = query.where(where)
-    result = db.session.execute(query.execution_options(yield_per=batch))
+    result = db.session.connection().execute(query.execution_options(yield_per=batch))
     for row in result:
-        yield matching.FirmFacts.of(row)
+        yield matching.FirmFacts.from_row(row)
 
 
 def street_names() -> dict[int, str]:
