@@ -124,7 +124,7 @@ def test_a_thousand_firms_interrupted_halfway_and_resumed_get_exactly_one_packag
     assert len(packages_of(bulk_id)) == 500
     english(client)
     page = client.get(f"/packages/bulk/{bulk_id}").get_data(as_text=True)
-    assert "the worker was killed" in page and ">Resume<" in page
+    assert "the worker was killed" in page and ">Resume issuing<" in page
 
     monkeypatch.undo()
     monkeypatch.setattr(pdf, "render_snapshot", lambda snapshot: b"%PDF-fake")
@@ -175,7 +175,7 @@ def test_a_worker_that_died_leaves_a_running_issuance_offered_for_resume_once_st
     english(client)
     status = client.get(f"/packages/bulk/{bulk.id}/status").get_json()
     assert status["resumable"] is False
-    assert ">Resume<" not in client.get(f"/packages/bulk/{bulk.id}").get_data(as_text=True)
+    assert ">Resume issuing<" not in client.get(f"/packages/bulk/{bulk.id}").get_data(as_text=True)
     refused = post_form(
         client, f"/packages/bulk/{bulk.id}/resume", {}, form_url="/account/password"
     )
@@ -185,7 +185,7 @@ def test_a_worker_that_died_leaves_a_running_issuance_offered_for_resume_once_st
     db.session.commit()
     assert client.get(f"/packages/bulk/{bulk.id}/status").get_json()["resumable"] is True
     page = client.get(f"/packages/bulk/{bulk.id}").get_data(as_text=True)
-    assert ">Resume<" in page and "no progress for several minutes" in page
+    assert ">Resume issuing<" in page and "no progress for several minutes" in page
 
     monkeypatch.undo()
     monkeypatch.setattr(pdf, "render_snapshot", lambda snapshot: b"%PDF-fake")
