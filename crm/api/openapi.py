@@ -35,6 +35,7 @@ _REASONS = {
     415: "The body is not JSON.",
     422: "Some fields are not valid: see error.fields.",
     429: "Too many requests.",
+    503: "Not available just now (a PDF that could not be produced): try again shortly.",
 }
 
 

@@ -6,10 +6,9 @@ firm received them); matches are computed now, their reasons in the request's la
 A firm's user sees its own firm only (404 for any other); staff the firms they may see.
 """
 
-import io
 from typing import Any
 
-from flask import abort, jsonify, send_file, url_for
+from flask import abort, jsonify, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -33,7 +32,7 @@ from crm.extensions import db
 from crm.firms.models import Firm
 from crm.policies import matching, pdf
 from crm.policies.models import ServicePackage
-from crm.policies.package_views import download_name
+from crm.policies.package_views import pdf_download
 from crm.policies.queries import match_firm, street_names
 from crm.workcal.services import today
 
@@ -120,6 +119,7 @@ def firm_packages(firm_id: int):
     summary="A firm's service package as a PDF (application/pdf)",
     tag="packages",
     responses={200: BINARY},
+    errors=(503,),
 )
 @api_roles(*PACKAGE_VIEWERS)
 def firm_package_pdf(firm_id: int, package_id: int):
@@ -134,23 +134,13 @@ def firm_package_pdf(firm_id: int, package_id: int):
     if package is None:
         abort(404)
     try:
-        document = pdf.document_for(package)
+        return pdf_download(package)
     except pdf.RenderError:
         raise ApiError(
             503,
             "pdf_unavailable",
             _l("The PDF could not be produced just now. Try again in a minute."),
         ) from None
-    db.session.commit()  # a document rendered on first use is kept
-    response = send_file(
-        io.BytesIO(document.pdf),
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=download_name(package),
-        max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 # -- matched policies -----------------------------------------------------------------------

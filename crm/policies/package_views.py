@@ -8,7 +8,17 @@ snapshot, never matched again, so the page and the PDF show what the firm receiv
 import io
 import re
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -208,19 +218,15 @@ def download_name(package: ServicePackage) -> str:
     return f"{name[:80]}-企业服务包-第{package.number}版.pdf"
 
 
-@bp.route("/<int:package_id>.pdf")
-@roles_required(*READERS)
-def download(package_id: int):
-    package = _package(package_id)
+def pdf_download(package: ServicePackage) -> Response:
+    """The package's PDF as a download, rendered and kept on first use (committed);
+    ``pdf.RenderError`` (rolled back) when it cannot be produced now. Staff, portal and
+    API downloads all answer with this."""
     try:
         document = pdf.document_for(package)
     except pdf.RenderError:
         db.session.rollback()
-        return render_template(
-            "errors/error.html",
-            code=503,
-            message=_("The PDF could not be produced just now. Try again in a minute."),
-        ), 503
+        raise
     db.session.commit()
     response = send_file(
         io.BytesIO(document.pdf),
@@ -229,8 +235,24 @@ def download(package_id: int):
         download_name=download_name(package),
         max_age=0,
     )
+    response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def unavailable():
+    """The page for a PDF that could not be produced (503): try again shortly."""
+    message = _("The PDF could not be produced just now. Try again in a minute.")
+    return render_template("errors/error.html", code=503, message=message), 503
+
+
+@bp.route("/<int:package_id>.pdf")
+@roles_required(*READERS)
+def download(package_id: int):
+    try:
+        return pdf_download(_package(package_id))
+    except pdf.RenderError:
+        return unavailable()
 
 
 @bp.route("/<int:package_id>/acknowledge", methods=["POST"])

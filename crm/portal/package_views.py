@@ -7,9 +7,7 @@ matching run now against the policies in force today, with the reason of each cr
 Every page is the logged-in firm user's own firm's; another firm's package answers 404.
 """
 
-import io
-
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -25,7 +23,7 @@ from crm.firms.models import Firm
 from crm.policies import matching, pdf
 from crm.policies.labels import CHANNEL_LABELS, KIND_LABELS, LEVEL_LABELS
 from crm.policies.models import ServicePackage
-from crm.policies.package_views import download_name
+from crm.policies.package_views import pdf_download, unavailable
 from crm.policies.packages import PackageError, acknowledge
 from crm.policies.queries import match_firm, street_names
 from crm.workcal.services import today
@@ -112,27 +110,10 @@ def package(package_id: int):
 @bp.route("/packages/<int:package_id>/pdf")
 @roles_required(FIRM)
 def package_pdf(package_id: int):
-    package = _package(package_id)
     try:
-        document = pdf.document_for(package)
+        return pdf_download(_package(package_id))
     except pdf.RenderError:
-        db.session.rollback()
-        return render_template(
-            "errors/error.html",
-            code=503,
-            message=_("The PDF could not be produced just now. Try again in a minute."),
-        ), 503
-    db.session.commit()  # a document rendered on first use is kept
-    response = send_file(
-        io.BytesIO(document.pdf),
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=download_name(package),
-        max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+        return unavailable()
 
 
 @bp.route("/packages/<int:package_id>/acknowledge", methods=["POST"])
