@@ -1,1 +1,0 @@
-"""Figures for the office (DESIGN §9): their definitions, and what reports them."""
