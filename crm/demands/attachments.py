@@ -186,6 +186,16 @@ def clean_filename(name: str) -> str:
 # -- storing ----------------------------------------------------------------------------
 
 
+def write_file(folder: Path, upload: Upload) -> str:
+    """Write a checked file into ``folder`` under a new random name; that name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stored_name = secrets.token_hex(16)
+    # "x": never overwrite, however unlikely a collision of 128 random bits is.
+    with open(folder / stored_name, "xb") as fh:
+        fh.write(upload.data)
+    return stored_name
+
+
 def store(
     demand: Demand,
     uploads: list[Upload],
@@ -199,13 +209,9 @@ def store(
     The caller commits; if that fails it calls ``discard`` so no orphan file stays behind.
     """
     folder = storage_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for upload in uploads:
-        stored_name = secrets.token_hex(16)
-        # "x": never overwrite, however unlikely a collision of 128 random bits is.
-        with open(folder / stored_name, "xb") as fh:
-            fh.write(upload.data)
+        stored_name = write_file(folder, upload)
         row = Attachment(
             demand=demand,
             event_id=event.id if event is not None else None,

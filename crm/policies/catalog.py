@@ -6,7 +6,6 @@ so a request is one transaction. Rule breaks raise ``PolicyError`` (one field to
 ``CriteriaError`` (a message per criterion row), which views turn into form errors.
 """
 
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -20,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from crm.audit.services import changes, record
 from crm.auth.models import User
-from crm.demands.attachments import Upload
+from crm.demands.attachments import Upload, write_file
 from crm.extensions import db
 from crm.policies.attributes import CriterionError, clean_value
 from crm.policies.models import KINDS, LEVELS, TOPICS, Policy, PolicyAttachment, PolicyCriterion
@@ -364,13 +363,9 @@ def store_attachments(
     commit fails it calls ``discard`` so no orphan file stays behind."""
     if not uploads:
         raise PolicyError(_l("Choose at least one file."), "files")
-    folder = storage_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for upload in uploads:
-        stored_name = secrets.token_hex(16)
-        with open(folder / stored_name, "xb") as fh:
-            fh.write(upload.data)
+        stored_name = write_file(storage_dir(), upload)
         row = PolicyAttachment(
             policy=policy,
             filename=upload.filename,
