@@ -673,7 +673,9 @@ def resume_demand(demand: Demand, *, actor: User, expected_version: int | None =
                 item.due_on = due.day
                 item.due_verified = item.due_verified and due.verified
     demand.paused_at = None
-    _event(demand, "resumed", actor=actor, data={"days_added": lost})
+    # The new deadline is written down: reports rebuild deadlines from the timeline.
+    due = demand.due_on.isoformat() if demand.due_on else None
+    _event(demand, "resumed", actor=actor, data={"days_added": lost, "due_on": due})
     return lost
 
 

@@ -1,0 +1,1 @@
+"""Figures for the office (DESIGN §9): their definitions, and what reports them."""

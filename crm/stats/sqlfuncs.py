@@ -1,0 +1,45 @@
+"""Two SQL expressions the figures need, written for each database: the Asia/Shanghai day
+of a UTC timestamp, and a day stored as ISO text (in a JSON field) as a date.
+
+Shanghai has kept UTC+8 without daylight saving since 1991, so the day is the timestamp
+moved by eight hours. Both render to text 'YYYY-MM-DD' on SQLite (where dates are text)
+and to ``date`` on PostgreSQL, so they compare with each other and with Date columns.
+"""
+
+from sqlalchemy import Date
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class local_day(FunctionElement):
+    """The Asia/Shanghai calendar day of a naive UTC timestamp."""
+
+    type = Date()
+    inherit_cache = True
+
+
+class iso_day(FunctionElement):
+    """An ISO 'YYYY-MM-DD' text (a JSON value) as a day."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(local_day, "sqlite")
+def _local_day_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)}, '+8 hours')"
+
+
+@compiles(local_day, "postgresql")
+def _local_day_postgresql(element, compiler, **kw):
+    return f"CAST(({compiler.process(element.clauses, **kw)}) + INTERVAL '8 hours' AS DATE)"
+
+
+@compiles(iso_day, "sqlite")
+def _iso_day_sqlite(element, compiler, **kw):
+    return f"({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(iso_day, "postgresql")
+def _iso_day_postgresql(element, compiler, **kw):
+    return f"CAST(({compiler.process(element.clauses, **kw)}) AS DATE)"
