@@ -72,6 +72,8 @@ def _register_blueprints(app: Flask) -> None:
     from crm.portal import review_views, staff_views
     from crm.portal.signup_views import bp as signup_bp
     from crm.portal.views import bp as portal_bp
+    from crm.stats import bulletin_views
+    from crm.stats.views import bp as stats_bp
     from crm.visits import cadence_views, myday_views
     from crm.visits.views import bp as visits_bp
     from crm.workcal.views import bp as workcal_bp
@@ -108,6 +110,8 @@ def _register_blueprints(app: Flask) -> None:
         package_views.bp,
         bulk_views.bp,
         portal_package_views.bp,
+        stats_bp,
+        bulletin_views.bp,
         api_bp,
     ):
         app.register_blueprint(bp)

@@ -35,6 +35,7 @@ from crm.policies.models import (
     ServicePackage,
 )
 from crm.portal.models import Invitation, ProfileChange, ServiceRequest, SignupRequest
+from crm.stats.models import Bulletin
 from crm.visits.models import Visit, VisitCadence, VisitParticipant
 from crm.workcal.models import CalendarDay
 
@@ -45,6 +46,7 @@ __all__ = [
     "Attachment",
     "AuditLog",
     "BulkIssuance",
+    "Bulletin",
     "CalendarDay",
     "CaseChecklistItem",
     "CaseEvent",

@@ -12,12 +12,14 @@ from crm.demands.models import DemandCategory, Notification
 from crm.extensions import db
 from tests import (
     matrix_bulk,
+    matrix_bulletins,
     matrix_cases,
     matrix_myday,
     matrix_packages,
     matrix_policies,
     matrix_portal_packages,
     matrix_prospects,
+    matrix_stats,
     matrix_visits,
 )
 from tests.conftest import csrf_token, login
@@ -32,6 +34,8 @@ AREAS = (
     matrix_packages,
     matrix_bulk,
     matrix_portal_packages,
+    matrix_stats,
+    matrix_bulletins,
 )
 
 VIEWERS = ("office", "street", "commissioner", "leader")

@@ -177,7 +177,8 @@ def build(world: World, specs: list[dict]) -> list[dict]:
             "tasks": [],  # (department index, dispatched at)
         }
         at = submitted
-        events = [(at, "submitted", "submitted", {}, None)]
+        # (at, kind, to_state, data, task, whether the task was the lead task then)
+        events = [(at, "submitted", "submitted", {}, None, False)]
         lead = co = None
         for kind, gap, days, rating, department in spec["steps"]:
             at = at + timedelta(minutes=gap)
@@ -186,20 +187,22 @@ def build(world: World, specs: list[dict]) -> list[dict]:
                 lead = _task(demand_id, "lead", world.departments[department], at)
                 co = _task(demand_id, "co", world.departments[1 - department], at)
                 row["tasks"] += [(department, at), (1 - department, at)]
-                events.append((at, "dispatched", "dispatched", {"due_on": due}, None))
+                events.append((at, "dispatched", "dispatched", {"due_on": due}, None, False))
             elif kind in ("extension_lead", "extension_co"):
                 task = lead if kind == "extension_lead" else co
                 if task is None:
                     continue
-                events.append((at, "extension_approved", None, {"new_due_on": due}, task))
+                extension = {"new_due_on": due}
+                events.append((at, "extension_approved", None, extension, task, task == lead))
             elif kind == "resumed":
-                events.append((at, "resumed", None, {"days_added": days, "due_on": due}, None))
+                resumed = {"days_added": days, "due_on": due}
+                events.append((at, "resumed", None, resumed, None, False))
             elif kind == "rated":
                 target = "reopened" if rating == "not_satisfied" else "closed"
-                events.append((at, "rated", target, {"rating": rating}, None))
+                events.append((at, "rated", target, {"rating": rating}, None, False))
             else:
-                events.append((at, kind, kind, {}, None))
-        for at, kind, to_state, data, task in events:
+                events.append((at, kind, kind, {}, None, False))
+        for at, kind, to_state, data, task, from_lead in events:
             event_id = db.session.execute(
                 insert(DemandEvent)
                 .values(
@@ -212,7 +215,6 @@ def build(world: World, specs: list[dict]) -> list[dict]:
                 )
                 .returning(DemandEvent.id)
             ).scalar_one()
-            from_lead = task is not None and task == lead
             row["events"].append((at, event_id, kind, to_state, data, from_lead))
         ledger.append(row)
     db.session.commit()

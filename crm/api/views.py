@@ -15,6 +15,7 @@ from crm.api import (
     firm_views,  # noqa: F401
     policy_views,  # noqa: F401
     portal_views,  # noqa: F401
+    stats_views,  # noqa: F401
     token_views,  # noqa: F401
 )
 from crm.api.auth import CookielessApi, authenticate_request
