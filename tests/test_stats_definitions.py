@@ -1,9 +1,10 @@
 """The figures of DESIGN §9 (crm.stats.definitions) against a recount of the ledger rows.
 
 A property-based test builds random ledgers — demands with random timelines: accepted,
-dispatched with deadlines, extensions of the lead or a co-handling unit, pauses, resolved,
-rated, reopened, withdrawn, rejected — and random windows, moments and slices, and finds
-every figure equal to a plain Python replay of the same rows. Then the as-of promise,
+dispatched with deadlines, extensions of the lead or a co-handling unit, pauses,
+supervision, resolved, rated, reopened, withdrawn, rejected — and random windows, moments
+and slices, and finds every figure equal to a plain Python replay of the same rows, every
+drill-down as long as its figure, and the breakdowns adding up to the same figures. Then the as-of promise,
 through the real services: a report as of a past moment does not move when the demand
 changes afterwards.
 """
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
 from crm.demands import services
-from crm.demands.models import Demand, DemandEvent, DemandTask
+from crm.demands.models import Demand, DemandEvent, DemandTask, Escalation
 from crm.demands.services import Unit
 from crm.extensions import db
 from crm.stats import definitions as figures
@@ -43,6 +44,8 @@ STEPS = st.sampled_from(
         "rated",
         "withdrawn",
         "rejected",
+        "paused",
+        "supervised",
     ]
 )
 
@@ -50,7 +53,7 @@ STEPS = st.sampled_from(
 # A demand's usual path, with detours drawn in between and cut off anywhere; or steps
 # in any order at all, which the figures must count the same way.
 USUAL = ("accepted", "dispatched", "resolved", "rated", "dispatched", "resolved", "rated")
-DETOURS = st.sampled_from(["extension_lead", "extension_co", "resumed"])
+DETOURS = st.sampled_from(["extension_lead", "extension_co", "paused", "resumed", "supervised"])
 
 
 @st.composite
@@ -99,13 +102,16 @@ def window_and_slice(draw):
         last = first + timedelta(days=draw(st.integers(0, 45)))
     as_of = START + timedelta(minutes=draw(st.integers(0, 80 * 24 * 60)))
     # The whole district, or one slice of it: as a report asks.
-    dimension = draw(st.sampled_from([None, "street", "department", "category", "tier", "channel"]))
+    dimension = draw(
+        st.sampled_from([None, "street", "department", "category", "tier", "channel", "leader"])
+    )
     values = {
         "street": [0, 1],
         "department": [0, 1],
         "category": [0, 1],
         "tier": ["district", "sector", "none"],
         "channel": list(CHANNELS),
+        "leader": [0],
     }
     where = Slice()
     if dimension is not None:
@@ -117,7 +123,8 @@ def window_and_slice(draw):
 @dataclass
 class World:
     user_id: int
-    firms: list  # (id, street index, tier)
+    firms: list  # (id, street index, tier, linked to the leader)
+    leader_id: int
     streets: list[int]
     departments: list[int]
     categories: list[int]
@@ -129,9 +136,13 @@ def world(make_street, make_firm, make_user, make_department, category):
     streets = [make_street(), make_street()]
     tiers = ["district", None, "sector"]
     firms = [make_firm(street=streets[i % 2], tier=t) for i, t in enumerate(tiers)]
+    leader = make_user("leader")
+    firms[0].leader_id = firms[1].leader_id = leader.id  # a leader's firms: any tier
+    db.session.commit()
     return World(
         user_id=make_user("office").id,
-        firms=[(f.id, i % 2, t) for i, (f, t) in enumerate(zip(firms, tiers, strict=True))],
+        leader_id=leader.id,
+        firms=[(f.id, i % 2, t, i < 2) for i, (f, t) in enumerate(zip(firms, tiers, strict=True))],
         streets=[s.id for s in streets],
         departments=[make_department().id, make_department().id],
         categories=[category("OTHER").id, category("POLICY").id],
@@ -140,12 +151,13 @@ def world(make_street, make_firm, make_user, make_department, category):
 
 def build(world: World, specs: list[dict]) -> list[dict]:
     """Write the ledger; return each demand as the recount sees it."""
+    db.session.execute(delete(Escalation))
     db.session.execute(delete(DemandEvent))
     db.session.execute(delete(DemandTask))
     db.session.execute(delete(Demand))
     ledger = []
     for n, spec in enumerate(specs):
-        firm_id, street, tier = world.firms[spec["firm"]]
+        firm_id, street, tier, led = world.firms[spec["firm"]]
         submitted = START + timedelta(minutes=spec["submitted"])
         local_day = local_time(submitted).date()
         demand_id = db.session.execute(
@@ -170,6 +182,8 @@ def build(world: World, specs: list[dict]) -> list[dict]:
             "submitted": submitted,
             "street": street,
             "tier": tier or "none",
+            "led": led,
+            "supervised": [],  # when supervision (督办) reached it
             "category": spec["category"],
             "channel": spec["channel"],
             "accept_due_on": local_day + timedelta(days=spec["accept_days"]),
@@ -197,6 +211,19 @@ def build(world: World, specs: list[dict]) -> list[dict]:
             elif kind == "resumed":
                 resumed = {"days_added": days, "due_on": due}
                 events.append((at, "resumed", None, resumed, None, False))
+            elif kind == "paused":
+                events.append((at, "paused", None, {}, None, False))
+            elif kind == "supervised":
+                row["supervised"].append(at)
+                db.session.execute(
+                    insert(Escalation).values(
+                        demand_id=demand_id,
+                        task_id=0,
+                        step="supervision",
+                        due_on=START.date() + timedelta(days=len(row["supervised"])),
+                        at=at,
+                    )
+                )
             elif kind == "rated":
                 target = "reopened" if rating == "not_satisfied" else "closed"
                 events.append((at, "rated", target, {"rating": rating}, None, False))
@@ -253,6 +280,8 @@ def recount(ledger: list[dict], window: Window, where: Slice, world: World) -> d
             continue
         if where.tier is not None and d["tier"] != where.tier:
             continue
+        if where.leader_id is not None and not d["led"]:
+            continue
         if where.department_id is not None and not any(
             dept == where.department_id and at <= window.as_of for dept, at in d["tasks"]
         ):
@@ -270,14 +299,23 @@ def recount(ledger: list[dict], window: Window, where: Slice, world: World) -> d
         if ratings:
             counts["rated"] += 1
             counts["satisfied"] += ratings[-1] in ("satisfied", "basically_satisfied")
+        deadlines = [
+            e[4].get("new_due_on") or e[4].get("due_on")
+            for e in seen
+            if e[2] in ("dispatched", "resumed") or (e[2] == "extension_approved" and e[5])
+        ]
+        pauses = [e[2] for e in seen if e[2] in ("paused", "resumed")]
+        if (
+            state not in ("resolved", "closed")
+            and deadlines
+            and date.fromisoformat(deadlines[-1]) < local_time(window.as_of).date()
+            and (not pauses or pauses[-1] != "paused")
+        ):
+            counts["overdue"] += 1
+            counts["supervised"] += any(at <= window.as_of for at in d["supervised"])
         if state in ("resolved", "closed"):
             counts["resolved"] += 1
             resolved_at = [e[0] for e in seen if e[3] == "resolved"]
-            deadlines = [
-                e[4].get("new_due_on") or e[4].get("due_on")
-                for e in seen
-                if e[2] in ("dispatched", "resumed") or (e[2] == "extension_approved" and e[5])
-            ]
             if resolved_at and deadlines:
                 on_time = local_time(resolved_at[-1]).date() <= date.fromisoformat(deadlines[-1])
                 counts["resolved_on_time"] += on_time
@@ -294,6 +332,7 @@ def real(where: Slice, world: World) -> Slice:
         category_id=None if where.category_id is None else world.categories[where.category_id],
         tier=where.tier,
         channel=where.channel,
+        leader_id=None if where.leader_id is None else world.leader_id,
     )
 
 
@@ -315,6 +354,17 @@ def test_every_figure_equals_a_recount_of_the_ledger(world, specs, asks):
         for name in figures.DEMAND_COUNTS:  # each figure drills down to exactly its rows
             ids = db.session.scalars(figures.demand_ids(window, real(where, world), name)).all()
             assert len(ids) == expected[name]
+        # The breakdowns add up to the same figures, and each group is the figures of its
+        # narrowed window and slice.
+        breakdowns = figures.demand_breakdowns(window, real(where, world))
+        assert breakdowns.total == got
+        for dimension in figures.DIMENSIONS:
+            groups = breakdowns.by(dimension)
+            if dimension != "department":
+                assert sum(groups.values(), figures.DemandFigures()) == got
+            for key, group in groups.items():
+                narrowed = figures.narrowed(window, real(where, world), dimension, key)
+                assert figures.demand_figures(*narrowed) == group
 
 
 # -- as of a past moment, through the real services ------------------------------------------

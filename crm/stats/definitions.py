@@ -18,30 +18,34 @@ channel):
 - rated / satisfied: of those collected, the ones with a rating as of the moment, and those
   whose latest rating is satisfied or basically satisfied;
 - accepted in time: of those collected, accepted on or before the acceptance deadline;
+- overdue: of those collected, still open at the moment, not paused, with a deadline
+  before the moment's day; supervised: of those overdue, the ones supervised (督办) by
+  the moment. Over all time as of now, these are the demands late and supervised now;
 - resolution rate = resolved / collected; on-time rate = resolved on time / resolved;
   satisfaction rate = satisfied / rated; response rate = accepted in time / collected.
 
 Slices: a demand's street and channel are those it came in with; its category is its
-category; its tier is the firm's tier now (tiers keep no history); a department's demands
-are those with a task (lead or co-handling) dispatched to it by the moment.
+category; its tier is the firm's tier now (tiers keep no history), and so are a leader's
+firms; a department's demands are those with a task (lead or co-handling) dispatched to it
+by the moment. Breakdowns by month count a demand in the month it was received.
 
 Visits: the visits made on a day of the window and recorded by the moment; the distinct
 firms visited; and for each tier, the share of its active firms visited at least once.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, case, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from crm.demands import states
-from crm.demands.models import Demand, DemandEvent, DemandTask
+from crm.demands.models import Demand, DemandEvent, DemandTask, Escalation
 from crm.extensions import db
 from crm.firms.models import TIERS, Firm
-from crm.stats.sqlfuncs import iso_day, local_day
-from crm.timeutil import SHANGHAI, utcnow
+from crm.stats.sqlfuncs import iso_day, local_day, local_month
+from crm.timeutil import SHANGHAI, local_time, utcnow
 from crm.visits.models import Visit
 
 NO_TIER = "none"
@@ -55,7 +59,12 @@ DEMAND_COUNTS = (
     "rated",
     "satisfied",
     "accepted_in_time",
+    "overdue",
+    "supervised",
 )
+# The first day of "all time": figures over all time as of now are the ledger's "now".
+ALL_TIME_START = date(2000, 1, 1)
+DIMENSIONS = ("month", "street", "department", "category", "tier", "channel")
 
 # What each figure means, as the help page and the API's description say it.
 DEFINITIONS = {
@@ -72,6 +81,12 @@ DEFINITIONS = {
     "accepted_in_time": _l(
         "Of the demands collected, those accepted within the acceptance time limit."
     ),
+    "not_satisfied": _l("Of the demands rated, those rated not satisfied."),
+    "overdue": _l(
+        "Of the demands collected, those still open and not paused whose deadline has "
+        "passed by the as-of time."
+    ),
+    "supervised": _l("Of the demands overdue, those supervised (督办) by the as-of time."),
     "resolution_rate": _l("Resolved ÷ collected."),
     "on_time_rate": _l("Resolved on time ÷ resolved."),
     "satisfaction_rate": _l("(Satisfied + basically satisfied) ÷ rated."),
@@ -115,6 +130,7 @@ class Slice:
     category_id: int | None = None
     tier: str | None = None  # district, sector, local, or "none"
     channel: str | None = None
+    leader_id: int | None = None  # the firms linked to this leader
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -129,6 +145,12 @@ class DemandFigures:
     rated: int = 0
     satisfied: int = 0
     accepted_in_time: int = 0
+    overdue: int = 0
+    supervised: int = 0
+
+    @property
+    def not_satisfied(self) -> int:
+        return self.rated - self.satisfied
 
     @property
     def resolution_rate(self) -> float | None:
@@ -150,8 +172,14 @@ class DemandFigures:
         rates = ("resolution_rate", "on_time_rate", "satisfaction_rate", "response_rate")
         return {
             **{name: getattr(self, name) for name in DEMAND_COUNTS},
+            "not_satisfied": self.not_satisfied,
             **{name: getattr(self, name) for name in rates},
         }
+
+    def __add__(self, other: "DemandFigures") -> "DemandFigures":
+        return DemandFigures(
+            **{name: getattr(self, name) + getattr(other, name) for name in DEMAND_COUNTS}
+        )
 
 
 # -- demands ----------------------------------------------------------------------------------
@@ -170,9 +198,9 @@ def _latest(value, as_of: datetime, *, when) -> ColumnElement:
     )
 
 
-def _timeline(window: Window, where: Slice) -> Select:
+def _timeline(window: Window, where: Slice, *columns) -> Select:
     """One row per demand received in the window (and by the moment) within the slice,
-    with what its timeline says as of the moment."""
+    with what its timeline says as of the moment, and ``columns`` of the demand."""
     as_of = window.moment()
     begin, finish = window.utc_bounds()
     lead_tasks = select(DemandTask.id).where(DemandTask.role == "lead")
@@ -193,6 +221,7 @@ def _timeline(window: Window, where: Slice) -> Select:
             ),
         ),
     )
+    pause = _latest(lambda e: e.kind, as_of, when=lambda e: e.kind.in_(("paused", "resumed")))
     rating = _latest(
         lambda e: e.data["rating"].as_string(), as_of, when=lambda e: e.kind == "rated"
     )
@@ -202,20 +231,40 @@ def _timeline(window: Window, where: Slice) -> Select:
         .where(accepted.demand_id == Demand.id, accepted.kind == "accepted", accepted.at <= as_of)
         .scalar_subquery()
     )
+    supervised = exists().where(
+        Escalation.demand_id == Demand.id,
+        Escalation.step == "supervision",
+        Escalation.at <= as_of,
+    )
     query = select(
         Demand.id.label("id"),
         func.coalesce(state, states.SUBMITTED).label("state"),
         resolved_at.label("resolved_at"),
         deadline.label("deadline"),
+        pause.label("pause"),
         rating.label("rating"),
         accepted_at.label("accepted_at"),
         Demand.accept_due_on.label("accept_due_on"),
+        supervised.label("supervised"),
+        *columns,
     ).where(
         Demand.submitted_at >= begin,
         Demand.submitted_at < finish,
         Demand.submitted_at <= as_of,
     )
     return _sliced(query, where, as_of)
+
+
+def _firms_of(where: Slice) -> Select | None:
+    """The firms the slice's tier and leader allow; None when they allow any."""
+    if where.tier is None and where.leader_id is None:
+        return None
+    firms = select(Firm.id)
+    if where.tier is not None:
+        firms = firms.where(_tier_clause(where.tier))
+    if where.leader_id is not None:
+        firms = firms.where(Firm.leader_id == where.leader_id)
+    return firms
 
 
 def _sliced(query: Select, where: Slice, as_of: datetime) -> Select:
@@ -225,8 +274,8 @@ def _sliced(query: Select, where: Slice, as_of: datetime) -> Select:
         query = query.where(Demand.category_id == where.category_id)
     if where.channel is not None:
         query = query.where(Demand.channel == where.channel)
-    if where.tier is not None:
-        query = query.where(Demand.firm_id.in_(select(Firm.id).where(_tier_clause(where.tier))))
+    if (firms := _firms_of(where)) is not None:
+        query = query.where(Demand.firm_id.in_(firms))
     if where.department_id is not None:
         query = query.where(
             Demand.id.in_(
@@ -239,10 +288,16 @@ def _sliced(query: Select, where: Slice, as_of: datetime) -> Select:
     return query
 
 
-def _conditions(row) -> dict[str, ColumnElement[bool]]:
+def _conditions(row, as_of: datetime) -> dict[str, ColumnElement[bool]]:
     """Each count's condition over a row of ``_timeline``."""
     collected = row.state.not_in(NOT_COLLECTED)
     resolved = collected & row.state.in_(DONE)
+    overdue = (
+        collected
+        & row.state.not_in(DONE)
+        & (iso_day(row.deadline) < local_time(as_of).date())
+        & or_(row.pause.is_(None), row.pause != "paused")
+    )
     return {
         "collected": collected,
         "resolved": resolved,
@@ -250,23 +305,28 @@ def _conditions(row) -> dict[str, ColumnElement[bool]]:
         "rated": collected & row.rating.is_not(None),
         "satisfied": collected & row.rating.in_(CONTENT),
         "accepted_in_time": collected & (local_day(row.accepted_at) <= row.accept_due_on),
+        "overdue": overdue,
+        "supervised": overdue & row.supervised,
     }
+
+
+def _sums(rows, as_of: datetime) -> list:
+    conditions = _conditions(rows.c, as_of)
+    return [
+        func.coalesce(func.sum(case((conditions[name], 1), else_=0)), 0).label(name)
+        for name in DEMAND_COUNTS
+    ]
+
+
+def _figures(row) -> DemandFigures:
+    return DemandFigures(**{name: int(getattr(row, name)) for name in DEMAND_COUNTS})
 
 
 def demand_figures(window: Window, where: Slice = Slice()) -> DemandFigures:
     """The demand figures of the window and slice, as of the window's moment: one
     statement, whatever the number of demands."""
     rows = _timeline(window, where).subquery()
-    conditions = _conditions(rows.c)
-    counts = db.session.execute(
-        select(
-            *(
-                func.coalesce(func.sum(case((conditions[name], 1), else_=0)), 0).label(name)
-                for name in DEMAND_COUNTS
-            )
-        )
-    ).one()
-    return DemandFigures(**{name: int(getattr(counts, name)) for name in DEMAND_COUNTS})
+    return _figures(db.session.execute(select(*_sums(rows, window.moment()))).one())
 
 
 def demand_ids(window: Window, where: Slice, figure: str) -> Select:
@@ -274,7 +334,85 @@ def demand_ids(window: Window, where: Slice, figure: str) -> Select:
     if figure not in DEMAND_COUNTS:
         raise ValueError(f"no such figure: {figure}")
     rows = _timeline(window, where).subquery()
-    return select(rows.c.id).where(_conditions(rows.c)[figure])
+    return select(rows.c.id).where(_conditions(rows.c, window.moment())[figure])
+
+
+@dataclass(frozen=True)
+class Breakdowns:
+    """The figures of a window and slice, and of each group of each dimension."""
+
+    total: DemandFigures
+    groups: dict[str, dict]
+
+    def by(self, dimension: str) -> dict:
+        """Key → figures, ordered by key. Keys: "YYYY-MM" months, street, department and
+        category ids, tiers (with "none") and channels."""
+        return self.groups[dimension]
+
+
+_CUBE = ("month", "street", "category", "tier", "channel")
+
+
+def demand_breakdowns(window: Window, where: Slice = Slice()) -> Breakdowns:
+    """The figures by month, street, department, category, tier and channel, and their
+    total: two statements whatever the number of demands. The first counts each
+    combination of month, street, category, tier and channel (a few thousand rows at
+    most), which add up to every dimension but departments; the second counts by
+    department, where a demand with tasks for two departments counts for both."""
+    as_of = window.moment()
+    tier = select(func.coalesce(Firm.tier, NO_TIER)).where(Firm.id == Demand.firm_id)
+    rows = _timeline(
+        window,
+        where,
+        local_month(Demand.submitted_at).label("month"),
+        Demand.street_id.label("street"),
+        Demand.category_id.label("category"),
+        tier.scalar_subquery().label("tier"),
+        Demand.channel.label("channel"),
+    ).subquery()
+    keys = [rows.c[name] for name in _CUBE]
+    cube = db.session.execute(select(*keys, *_sums(rows, as_of)).group_by(*keys)).all()
+    groups: dict[str, dict] = {name: {} for name in DIMENSIONS}
+    total = DemandFigures()
+    for row in cube:
+        figures = _figures(row)
+        total += figures
+        for name in _CUBE:
+            key = getattr(row, name)
+            groups[name][key] = groups[name].get(key, DemandFigures()) + figures
+
+    timeline = _timeline(window, where).subquery()
+    units = select(DemandTask.demand_id, DemandTask.department_id).where(
+        DemandTask.department_id.is_not(None), DemandTask.dispatched_at <= as_of
+    )
+    if where.department_id is not None:  # a department's slice: its own group only
+        units = units.where(DemandTask.department_id == where.department_id)
+    units = units.distinct().subquery()
+    by_department = db.session.execute(
+        select(units.c.department_id, *_sums(timeline, as_of))
+        .select_from(timeline.join(units, units.c.demand_id == timeline.c.id))
+        .group_by(units.c.department_id)
+    ).all()
+    groups["department"] = {row.department_id: _figures(row) for row in by_department}
+    ordered = {name: dict(sorted(groups[name].items())) for name in DIMENSIONS}
+    return Breakdowns(total, ordered)
+
+
+def narrowed(window: Window, where: Slice, dimension: str, key) -> tuple[Window, Slice]:
+    """The window and slice of one group of a breakdown, for its drill-down."""
+    if dimension == "month":
+        year, month = (int(part) for part in str(key).split("-"))
+        first = date(year, month, 1)
+        after = date(year + month // 12, month % 12 + 1, 1)
+        start = max(window.start, first)
+        end = min(window.end, after - timedelta(days=1))
+        return Window(start, end, window.as_of), where
+    field_name = {"street": "street_id", "department": "department_id", "category": "category_id"}
+    if dimension in field_name:
+        return window, replace(where, **{field_name[dimension]: int(key)})
+    if dimension in ("tier", "channel"):
+        return window, replace(where, **{dimension: key})
+    raise ValueError(f"no such dimension: {dimension}")
 
 
 # -- visits -----------------------------------------------------------------------------------
@@ -311,17 +449,41 @@ def _tier_clause(tier: str) -> ColumnElement[bool]:
     return Firm.tier.is_(None) if tier == NO_TIER else Firm.tier == tier
 
 
-def _visits(window: Window, where: Slice) -> Select:
-    query = select(Visit.id, Visit.firm_id).where(
+def _visits(window: Window, where: Slice, *columns) -> Select:
+    query = select(Visit.id, Visit.firm_id, *columns).where(
         Visit.visited_on >= window.start,
         Visit.visited_on <= window.end,
         Visit.created_at <= window.moment(),
     )
     if where.street_id is not None:
         query = query.where(Visit.street_id == where.street_id)
-    if where.tier is not None:
-        query = query.where(Visit.firm_id.in_(select(Firm.id).where(_tier_clause(where.tier))))
+    if (firms := _firms_of(where)) is not None:
+        query = query.where(Visit.firm_id.in_(firms))
     return query
+
+
+def visit_ids(window: Window, where: Slice = Slice()) -> Select:
+    """The visits behind the visit count: its drill-down."""
+    return select(_visits(window, where).subquery().c.id)
+
+
+def visit_breakdowns(window: Window, where: Slice = Slice()) -> dict[str, dict]:
+    """Visits by month ("YYYY-MM") and by street id: one statement."""
+    visits = _visits(
+        window,
+        where,
+        func.substr(func.cast(Visit.visited_on, String), 1, 7).label("month"),
+        Visit.street_id.label("street"),
+    ).subquery()
+    groups: dict[str, dict] = {"month": {}, "street": {}}
+    for month, street, count in db.session.execute(
+        select(visits.c.month, visits.c.street, func.count()).group_by(
+            visits.c.month, visits.c.street
+        )
+    ):
+        groups["month"][month] = groups["month"].get(month, 0) + count
+        groups["street"][street] = groups["street"].get(street, 0) + count
+    return {name: dict(sorted(counts.items())) for name, counts in groups.items()}
 
 
 def _active_firms(where: Slice) -> Select:
@@ -330,6 +492,8 @@ def _active_firms(where: Slice) -> Select:
         query = query.where(Firm.street_id == where.street_id)
     if where.tier is not None:
         query = query.where(_tier_clause(where.tier))
+    if where.leader_id is not None:
+        query = query.where(Firm.leader_id == where.leader_id)
     return query
 
 

@@ -1,12 +1,12 @@
-"""Two SQL expressions the figures need, written for each database: the Asia/Shanghai day
-of a UTC timestamp, and a day stored as ISO text (in a JSON field) as a date.
+"""SQL expressions the figures need, written for each database: the Asia/Shanghai day
+and month of a UTC timestamp, and a day stored as ISO text (in a JSON field) as a date.
 
 Shanghai has kept UTC+8 without daylight saving since 1991, so the day is the timestamp
 moved by eight hours. Both render to text 'YYYY-MM-DD' on SQLite (where dates are text)
 and to ``date`` on PostgreSQL, so they compare with each other and with Date columns.
 """
 
-from sqlalchemy import Date
+from sqlalchemy import Date, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -43,3 +43,20 @@ def _iso_day_sqlite(element, compiler, **kw):
 @compiles(iso_day, "postgresql")
 def _iso_day_postgresql(element, compiler, **kw):
     return f"CAST(({compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+class local_month(FunctionElement):
+    """The Asia/Shanghai month ('YYYY-MM' text) of a naive UTC timestamp."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(local_month, "sqlite")
+def _local_month_sqlite(element, compiler, **kw):
+    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)}, '+8 hours')"
+
+
+@compiles(local_month, "postgresql")
+def _local_month_postgresql(element, compiler, **kw):
+    return f"to_char(({compiler.process(element.clauses, **kw)}) + INTERVAL '8 hours', 'YYYY-MM')"
