@@ -49,10 +49,12 @@ def register_cli(app: Flask) -> None:
     from crm.demands.sweep_cli import register_sweep_cli
     from crm.demo.cli import seed_demo_command
     from crm.policies.bulk_cli import bulk_resume_command
+    from crm.stats.bulletin_cli import file_bulletins_command
     from crm.workcal.cli import calendar_cli
 
     crm_cli.add_command(seed_demo_command)
     crm_cli.add_command(bulk_resume_command)
     crm_cli.add_command(calendar_cli)
+    crm_cli.add_command(file_bulletins_command)
     register_sweep_cli(app, crm_cli)
     app.cli.add_command(crm_cli)

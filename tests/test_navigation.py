@@ -14,11 +14,21 @@ HREF = re.compile(r'href="([^"#]+)"')
 # Pages each role must find in its menu (by path).
 EXPECTED = {
     "admin": {"/admin/users/", "/admin/audit/"},
-    "office": {"/firms/", "/firms/reassign", "/visits/", "/cadence/", "/cases/", "/case-types/"},
-    "street": {"/firms/", "/firms/reassign"},
+    "office": {
+        "/firms/",
+        "/firms/reassign",
+        "/visits/",
+        "/cadence/",
+        "/cases/",
+        "/case-types/",
+        "/stats/",
+        "/bulletins/",
+        "/stats/help",
+    },
+    "street": {"/firms/", "/firms/reassign", "/stats/"},
     "commissioner": {"/my-day/", "/firms/mine", "/firms/", "/visits/", "/cases/"},
     "department": set(),
-    "leader": {"/firms/"},
+    "leader": {"/firms/", "/stats/"},
     "firm": set(),
 }
 

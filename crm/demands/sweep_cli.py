@@ -6,6 +6,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from crm.demands import jobs
+from crm.stats import bulletin_jobs
 
 
 @click.command("sweep")
@@ -66,7 +67,8 @@ def worker_command(queues, burst):
 )
 @click.option("--queue", default=jobs.QUEUE, show_default=True)
 def schedule_sweep_command(interval, queue):
-    """Run RQ's cron scheduler, which queues a sweep every few minutes for the workers.
+    """Run RQ's cron scheduler, which queues a sweep every few minutes for the workers,
+    and the filing of the due bulletins every hour.
 
     Run one of these (more would only queue redundant sweeps, which find nothing to do).
     """
@@ -74,7 +76,9 @@ def schedule_sweep_command(interval, queue):
         raise click.ClickException("REDIS_URL is not set: schedule `crm sweep` with cron.")
     interval = interval or current_app.config["SWEEP_INTERVAL_SECONDS"]
     click.echo(f"queueing a sweep on {queue} every {interval} s; Ctrl+C stops")
-    jobs.sweep_scheduler(jobs.redis_connection(), interval=interval, queue_name=queue).start()
+    scheduler = jobs.sweep_scheduler(jobs.redis_connection(), interval=interval, queue_name=queue)
+    # The due bulletins (通报) too, hourly: each is filed once, later runs find it filed.
+    bulletin_jobs.register(scheduler, queue_name=queue).start()
 
 
 def register_sweep_cli(app: Flask, group: AppGroup) -> None:

@@ -337,6 +337,15 @@ def demand_ids(window: Window, where: Slice, figure: str) -> Select:
     return select(rows.c.id).where(_conditions(rows.c, window.moment())[figure])
 
 
+def demand_rows(window: Window, where: Slice, figure: str, *columns) -> Select:
+    """The rows behind one count as its timeline has them at the moment — id, state,
+    deadline, supervised … — with ``columns`` of the demand: for lists that show why."""
+    if figure not in DEMAND_COUNTS:
+        raise ValueError(f"no such figure: {figure}")
+    rows = _timeline(window, where, *columns).subquery()
+    return select(rows).where(_conditions(rows.c, window.moment())[figure])
+
+
 @dataclass(frozen=True)
 class Breakdowns:
     """The figures of a window and slice, and of each group of each dimension."""
