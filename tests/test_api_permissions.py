@@ -21,6 +21,8 @@ PORTAL = ("office", "street", "commissioner", "firm")
 # Packages and matched policies: the firm, and the staff who read policies (not a
 # department, which sees a firm's basic profile only).
 PACKAGES = ("office", "street", "commissioner", "leader", "firm")
+# The figures of DESIGN §9: the office, a street's centre (its street) and a leader (its firms).
+FIGURES = ("office", "street", "leader")
 
 
 def only(*roles, ok=200):
@@ -56,6 +58,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("api.firm_packages", "GET"): only(*PACKAGES),
     ("api.firm_package_pdf", "GET"): only(*PACKAGES),
     ("api.firm_policies", "GET"): only(*PACKAGES),
+    ("api.stats_demands", "GET"): only(*FIGURES),
+    ("api.stats_visits", "GET"): only(*FIGURES),
 }
 
 
@@ -106,6 +110,8 @@ def _request(caller: Caller, endpoint: str, role: str, world) -> object:
         "api.firm_packages": lambda: caller.get(f"{firm}/packages"),
         "api.firm_package_pdf": lambda: caller.get(f"{firm}/packages/{ids['package_id']}/pdf"),
         "api.firm_policies": lambda: caller.get(f"{firm}/policies?outcome=eligible"),
+        "api.stats_demands": lambda: caller.get("/stats/demands?group_by=street"),
+        "api.stats_visits": lambda: caller.get("/stats/visits?group_by=month"),
     }
     return calls[endpoint]()
 

@@ -19,7 +19,9 @@ def scoped(user: User, asked: Slice) -> Slice:
     if user.role == OFFICE:
         return asked
     if user.role == STREET:
-        return replace(asked, street_id=user.street_id)
+        # A street account always has its street (crm.admin.services); were one to lack
+        # it, it sees no street (ids start at 1), never the district.
+        return replace(asked, street_id=user.street_id or 0)
     if user.role == LEADER:
         return replace(asked, leader_id=user.id)
     raise PermissionError(f"{user.role} users have no figures")
