@@ -15,6 +15,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from crm.spreadsheets import header_cell, safe_cell
+from crm.stats import definitions as figures
 from crm.stats.bulletins import RANKED
 
 TOTALS = (
@@ -32,7 +33,7 @@ TOTALS = (
     ("响应率", "response_rate"),
     ("满意率", "satisfaction_rate"),
 )
-RATES = {"resolution_rate", "on_time_rate", "response_rate", "satisfaction_rate"}
+RATES = {name for name, _, _ in figures.RATES}
 RANKING_COLUMNS = (
     ("排名", "rank", 6),
     ("单位", "name", 24),

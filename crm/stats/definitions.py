@@ -62,6 +62,13 @@ DEMAND_COUNTS = (
     "overdue",
     "supervised",
 )
+# Each rate: (rate, the count it divides, the count it divides by).
+RATES = (
+    ("resolution_rate", "resolved", "collected"),
+    ("on_time_rate", "resolved_on_time", "resolved"),
+    ("satisfaction_rate", "satisfied", "rated"),
+    ("response_rate", "accepted_in_time", "collected"),
+)
 # The first day of "all time": figures over all time as of now are the ledger's "now".
 ALL_TIME_START = date(2000, 1, 1)
 DIMENSIONS = ("month", "street", "department", "category", "tier", "channel")
@@ -169,11 +176,10 @@ class DemandFigures:
         return _ratio(self.accepted_in_time, self.collected)
 
     def as_dict(self) -> dict:
-        rates = ("resolution_rate", "on_time_rate", "satisfaction_rate", "response_rate")
         return {
             **{name: getattr(self, name) for name in DEMAND_COUNTS},
             "not_satisfied": self.not_satisfied,
-            **{name: getattr(self, name) for name in rates},
+            **{name: getattr(self, name) for name, _, _ in RATES},
         }
 
     def __add__(self, other: "DemandFigures") -> "DemandFigures":

@@ -53,13 +53,6 @@ FIGURE_LABELS = {
     "coverage": _l("Coverage"),
     "packages": _l("Service packages issued"),
 }
-# Each rate: (rate, the count it divides, the count it divides by).
-RATES = (
-    ("resolution_rate", "resolved", "collected"),
-    ("on_time_rate", "resolved_on_time", "resolved"),
-    ("satisfaction_rate", "satisfied", "rated"),
-    ("response_rate", "accepted_in_time", "collected"),
-)
 DIMENSION_LABELS = {
     "month": _l("Month"),
     "street": _l("Street"),
@@ -210,7 +203,7 @@ def dashboard():
         figure_labels=FIGURE_LABELS,
         dimension_labels=DIMENSION_LABELS,
         tier_labels=TIER_LABELS,
-        rates=RATES,
+        rates=figures.RATES,
         pipeline_args={
             "start": window.start.isoformat(),
             "end": window.end.isoformat(),
