@@ -4,9 +4,9 @@ A property-based test builds random ledgers — demands with random timelines: a
 dispatched with deadlines, extensions of the lead or a co-handling unit, pauses,
 supervision, resolved, rated, reopened, withdrawn, rejected — and random windows, moments
 and slices, and finds every figure equal to a plain Python replay of the same rows, every
-drill-down as long as its figure, and the breakdowns adding up to the same figures. Then the as-of promise,
-through the real services: a report as of a past moment does not move when the demand
-changes afterwards.
+drill-down as long as its figure, and the breakdowns adding up to the same figures. Then
+the as-of promise, through the real services: a report as of a past moment does not move
+when the demand changes afterwards.
 """
 
 from dataclasses import dataclass, field
