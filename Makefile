@@ -51,6 +51,7 @@ format: install
 
 bench: install
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench stats --scale city
 
 # Schemathesis against /api/v1/openapi.json with many more examples than the normal suite,
 # and its coverage phase (boundary values, wrong types) on.

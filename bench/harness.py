@@ -3,17 +3,21 @@
 Benchmarks print figures and never judge them: speed is read by people, not asserted.
 """
 
+import hashlib
 import os
 import platform
 import re
 import secrets
 import shutil
+import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from flask import Flask
@@ -100,21 +104,60 @@ def _fmt(value: Any) -> str:
 # -- the database and the app --------------------------------------------------------------
 
 
+# Databases with extra data (``extras``) take minutes to build: the SQLite file is kept here
+# between runs, keyed by what made it, and reused for a week (its data ends when it was built).
+CACHE_DIR = Path(os.environ.get("BENCH_CACHE", "/tmp/crm-bench-cache"))  # noqa: S108
+CACHE_DAYS = 7
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cache_key(scale: str, extras: Sequence[ModuleType]) -> str:
+    """What the database is made from: the migrations, the demo seed, the extras' versions."""
+    digest = hashlib.sha256()
+    sources = [
+        *sorted(_ROOT.glob("migrations/versions/*.py")),
+        *sorted(_ROOT.glob("crm/demo/*.py")),
+    ]
+    for source in sources:
+        digest.update(source.read_bytes())
+    # An extra's VERSION says when what it draws has changed.
+    names = "+".join(f"{extra.__name__.rsplit('.', 1)[-1]}{extra.VERSION}" for extra in extras)
+    return f"{scale}-{names}-{digest.hexdigest()[:12]}"
+
+
 class Environment:
     """A migrated, seeded database and an app bound to it, shared by the benchmarks.
 
     Without ``BENCH_DATABASE_URL``, a fresh SQLite file in a temporary folder under /tmp,
     removed afterwards unless ``keep``. With it, that database: migrated, and seeded only
     when it has no firm and no user yet (a database seeded before is reused as it is).
+
+    ``extras`` are modules that add data a benchmark needs beyond the demo seed (for
+    example ``bench.city``): each has ``present()`` and ``load(log=...)``, and is loaded
+    when its data is not there yet. A SQLite database with extras is cached under
+    ``CACHE_DIR`` and copied from there on the next run.
     """
 
-    def __init__(self, *, scale: str, url: str | None, keep: bool = False):
+    def __init__(
+        self,
+        *,
+        scale: str,
+        url: str | None,
+        keep: bool = False,
+        extras: Sequence[ModuleType] = (),
+    ):
         self.scale = scale
         self.keep = keep
+        self.extras = list(extras)
         self.tmpdir: str | None = None
+        self.cache: Path | None = None
+        self.cached = False
         if url is None:
             self.tmpdir = tempfile.mkdtemp(prefix="crm-bench-", dir="/tmp")
             url = f"sqlite:///{self.tmpdir}/bench.sqlite3"
+            if self.extras:
+                self.cache = CACHE_DIR / f"{_cache_key(scale, self.extras)}.sqlite3"
+                self.cached = self._from_cache(Path(self.tmpdir) / "bench.sqlite3")
         self.url = url
         self.app: Flask | None = None
         self.seed_seconds: float | None = None
@@ -170,12 +213,63 @@ class Environment:
                     f"{c['firms']} firms, {c['contacts']} contacts, {c['assignments']} "
                     f"assignments, {c['users']} users)"
                 )
+            built = False
+            for extra in self.extras:
+                name = extra.__name__.rsplit(".", 1)[-1]
+                if extra.present():
+                    print(f"{name:<10} present, used as it is")
+                    continue
+                with timed() as t:
+                    counts = extra.load(log=print)
+                    db.session.commit()
+                built = True
+                listed = ", ".join(f"{n:,} {k}" for k, n in counts.items())
+                print(f"{name:<10} {t[0]:.1f} s  ({listed})")
+            if self.cached and not built:
+                print("analyze    skipped: the cached database was analysed when it was built")
+                return
             # Planner statistics, as a database that has been running a while has them
             # (PostgreSQL's autovacuum would gather them at some moment mid-benchmark).
             with timed() as t:
                 db.session.execute(text("ANALYZE"))
                 db.session.commit()
             print(f"analyze    {t[0]:.1f} s")
+            if self.cache is not None and built:
+                self._to_cache()
+
+    def _from_cache(self, target: Path) -> bool:
+        cache = self.cache
+        if cache is None or not cache.exists():
+            return False
+        age = time.time() - cache.stat().st_mtime
+        if age > CACHE_DAYS * 86400:
+            print(f"cache      {cache} is {age / 86400:.0f} days old: built again")
+            return False
+        with timed() as t:
+            shutil.copyfile(cache, target)
+        print(
+            f"cache      {cache} (built {age / 3600:.1f} h ago, "
+            f"{cache.stat().st_size / 2**20:,.0f} MB, copied in {t[0]:.1f} s)"
+        )
+        return True
+
+    def _to_cache(self) -> None:
+        """Fold the write-ahead log into the file and keep a copy, replacing older builds."""
+        from crm.extensions import db
+
+        db.engine.dispose()
+        source = Path(self.tmpdir) / "bench.sqlite3"
+        with sqlite3.connect(source) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        # Earlier builds at this scale (other code, other versions) only take up room.
+        for old in CACHE_DIR.glob(f"{self.scale}-*.sqlite3"):
+            old.unlink()
+        partial = self.cache.with_suffix(".partial")
+        shutil.copyfile(source, partial)
+        partial.replace(self.cache)
+        print(f"cache      kept {self.cache} for the next runs")
 
     def backend_description(self) -> str:
         from crm.extensions import db

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, update
 
 from crm.demands import services
 from crm.demands.models import Demand, DemandEvent, DemandTask, Escalation
@@ -243,6 +243,13 @@ def build(world: World, specs: list[dict]) -> list[dict]:
                 .returning(DemandEvent.id)
             ).scalar_one()
             row["events"].append((at, event_id, kind, to_state, data, from_lead))
+        # A demand whose last state is closed has the time of that move as its closed_at
+        # (in life closed is final; here it may have been closed before and reopened).
+        moves = [(at, to_state) for at, _, to_state, _, _, _ in events if to_state]
+        if moves and moves[-1][1] == "closed":
+            db.session.execute(
+                update(Demand).where(Demand.id == demand_id).values(closed_at=moves[-1][0])
+            )
         ledger.append(row)
     db.session.commit()
     return ledger
@@ -354,6 +361,8 @@ def test_every_figure_equals_a_recount_of_the_ledger(world, specs, asks):
         for name in figures.DEMAND_COUNTS:  # each figure drills down to exactly its rows
             ids = db.session.scalars(figures.demand_ids(window, real(where, world), name)).all()
             assert len(ids) == expected[name]
+        late = figures.late_figures(window, real(where, world))
+        assert (late.overdue, late.supervised) == (expected["overdue"], expected["supervised"])
         # The breakdowns add up to the same figures, and each group is the figures of its
         # narrowed window and slice.
         breakdowns = figures.demand_breakdowns(window, real(where, world))

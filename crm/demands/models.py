@@ -191,7 +191,11 @@ class DemandEvent(db.Model):
     """One line of a demand's timeline: who, when, what, why. Never changed afterwards."""
 
     __tablename__ = "demand_events"
-    __table_args__ = (Index("ix_demand_events_demand", "demand_id", "id"),)
+    __table_args__ = (
+        Index("ix_demand_events_demand", "demand_id", "id"),
+        # A demand's latest event of a kind up to a moment: the figures (crm/stats).
+        Index("ix_demand_events_demand_at", "demand_id", "at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     demand_id: Mapped[int] = mapped_column(ForeignKey("demands.id", ondelete="CASCADE"))

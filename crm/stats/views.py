@@ -137,7 +137,7 @@ def dashboard():
     window = filters.window
     where = scoped(current_user, filters.asked)
     breakdowns = figures.demand_breakdowns(window, where)
-    now = figures.demand_figures(Window(ALL_TIME_START, today()), where)
+    now = figures.late_figures(Window(ALL_TIME_START, today()), where)
     visits = figures.visit_figures(window, where)
     visit_groups = figures.visit_breakdowns(window, where)
     cases = activity.pipeline_figures(current_user, window, where)
