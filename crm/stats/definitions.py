@@ -41,10 +41,11 @@ from sqlalchemy import ColumnElement, Select, String, and_, case, exists, func, 
 from sqlalchemy.orm import aliased
 
 from crm.demands import states
+from crm.demands.ledger import shanghai_date
 from crm.demands.models import Demand, DemandEvent, DemandTask, Escalation
 from crm.extensions import db
 from crm.firms.models import TIERS, Firm
-from crm.stats.sqlfuncs import iso_day, local_day, local_month
+from crm.stats.sqlfuncs import iso_day, local_month
 from crm.timeutil import SHANGHAI, local_time, utcnow
 from crm.visits.models import Visit
 
@@ -322,10 +323,10 @@ def _conditions(row, as_of: datetime) -> dict[str, ColumnElement[bool]]:
     return {
         "collected": collected,
         "resolved": resolved,
-        "resolved_on_time": resolved & (local_day(row.resolved_at) <= iso_day(row.deadline)),
+        "resolved_on_time": resolved & (shanghai_date(row.resolved_at) <= iso_day(row.deadline)),
         "rated": collected & row.rating.is_not(None),
         "satisfied": collected & row.rating.in_(CONTENT),
-        "accepted_in_time": collected & (local_day(row.accepted_at) <= row.accept_due_on),
+        "accepted_in_time": collected & (shanghai_date(row.accepted_at) <= row.accept_due_on),
         "overdue": overdue,
         "supervised": overdue & row.supervised,
     }

@@ -1,9 +1,11 @@
-"""SQL expressions the figures need, written for each database: the Asia/Shanghai day
-and month of a UTC timestamp, and a day stored as ISO text (in a JSON field) as a date.
+"""SQL expressions the figures need, written for each database: a day stored as ISO text
+(in a JSON field) as a date, and the Asia/Shanghai month of a UTC timestamp (its day is
+``crm.demands.ledger.shanghai_date``).
 
-Shanghai has kept UTC+8 without daylight saving since 1991, so the day is the timestamp
-moved by eight hours. Both render to text 'YYYY-MM-DD' on SQLite (where dates are text)
-and to ``date`` on PostgreSQL, so they compare with each other and with Date columns.
+Shanghai has kept UTC+8 without daylight saving since 1991, so the month is that of the
+timestamp moved by eight hours. A day renders to text 'YYYY-MM-DD' on SQLite (where dates
+are text) and to ``date`` on PostgreSQL, so it compares with ``shanghai_date`` and with
+Date columns.
 """
 
 from sqlalchemy import Date, String
@@ -11,28 +13,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 
-class local_day(FunctionElement):
-    """The Asia/Shanghai calendar day of a naive UTC timestamp."""
-
-    type = Date()
-    inherit_cache = True
-
-
 class iso_day(FunctionElement):
     """An ISO 'YYYY-MM-DD' text (a JSON value) as a day."""
 
     type = Date()
     inherit_cache = True
-
-
-@compiles(local_day, "sqlite")
-def _local_day_sqlite(element, compiler, **kw):
-    return f"date({compiler.process(element.clauses, **kw)}, '+8 hours')"
-
-
-@compiles(local_day, "postgresql")
-def _local_day_postgresql(element, compiler, **kw):
-    return f"CAST(({compiler.process(element.clauses, **kw)}) + INTERVAL '8 hours' AS DATE)"
 
 
 @compiles(iso_day, "sqlite")
