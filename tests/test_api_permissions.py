@@ -68,7 +68,7 @@ def _request(caller: Caller, endpoint: str, role: str, world) -> object:
     demand = f"/demands/{ids['demand_id']}"
     firm = f"/firms/{ids['firm_id']}"
     service = f"/service-requests/{ids['service_request_id']}"
-    username = world["users"][role].username if role != ANON else "nobody"
+    username = world["usernames"][role] if role != ANON else "nobody"
     demand_body = {"category": "OTHER", "title": "用电增容咨询", "description": "新厂房用电。"}
     if role != "firm":
         demand_body |= {"firm_id": ids["firm_id"], "channel": "hotline"}
@@ -117,19 +117,38 @@ def _request(caller: Caller, endpoint: str, role: str, world) -> object:
 
 
 @pytest.fixture
-def world(make_street, make_department, make_firm, make_user, make_contact, assign, monkeypatch):
+def world(
+    built_once,
+    make_street,
+    make_department,
+    make_firm,
+    make_user,
+    make_contact,
+    assign,
+    monkeypatch,
+):
+    """The API world with an issued package: built in the first test, restored in the others."""
     from datetime import date
 
     from crm.extensions import db
     from crm.policies.packages import issue
 
-    world = build_world(make_street, make_department, make_firm, make_user, make_contact, assign)
     # Who may download a package is the question here, not how it is drawn.
     monkeypatch.setattr("crm.policies.pdf.render_snapshot", lambda snapshot: PDF)
-    package = issue(world["firm"], by=world["users"]["office"], on=date(2026, 3, 2), channel="mail")
-    db.session.commit()
-    world["ids"]["package_id"] = package.id
-    return world
+
+    def build():
+        world = build_world(
+            make_street, make_department, make_firm, make_user, make_contact, assign
+        )
+        office = world["users"]["office"]
+        package = issue(world["firm"], by=office, on=date(2026, 3, 2), channel="mail")
+        db.session.commit()
+        return {
+            "usernames": {role: user.username for role, user in world["users"].items()},
+            "ids": {**world["ids"], "package_id": package.id},
+        }
+
+    return built_once("world", build)
 
 
 def test_every_api_route_is_classified(app):
@@ -146,7 +165,7 @@ def test_every_api_route_is_classified(app):
 @pytest.mark.parametrize("role", EVERYONE)
 @pytest.mark.parametrize(("endpoint", "method"), sorted(MATRIX))
 def test_api_matrix(client, world, endpoint, method, role):
-    token = get_token(client, world["users"][role].username) if role != ANON else None
+    token = get_token(client, world["usernames"][role]) if role != ANON else None
     response = _request(Caller(client, token), endpoint, role, world)
     expected = MATRIX[(endpoint, method)][role]
     assert response.status_code == expected, (

@@ -205,8 +205,20 @@ for _area in AREAS:
 
 
 @pytest.fixture
-def world(make_street, make_department, make_firm, make_user, make_contact, assign):
-    """One home street with a firm every role is linked to, and another street's firm."""
+def world(built_once, make_street, make_department, make_firm, make_user, make_contact, assign):
+    """One home street with a firm every role is linked to, and another street's firm.
+
+    Built in the first test and restored in the others (``built_once``).
+    """
+    return built_once(
+        "world",
+        lambda: _build_world(
+            make_street, make_department, make_firm, make_user, make_contact, assign
+        ),
+    )
+
+
+def _build_world(make_street, make_department, make_firm, make_user, make_contact, assign):
     home, away = make_street(name="华阳路街道"), make_street(name="新泾镇")
     leader = make_user("leader", username="leader")
     firm = make_firm(name="上海华阳示例科技有限公司", street=home, leader_id=leader.id)
@@ -240,7 +252,7 @@ def world(make_street, make_department, make_firm, make_user, make_contact, assi
         other_areas.update(area.objects(other, users, away_dept))
         db.session.commit()
     return {
-        "users": users,
+        "usernames": {role: user.username for role, user in users.items()},
         "ids": {
             "firm_id": firm.id,
             "contact_id": contact.id,
@@ -370,7 +382,7 @@ def test_every_view_declares_its_roles(app):
 @pytest.mark.parametrize(("endpoint", "method"), sorted(MATRIX))
 def test_matrix(app, client, world, endpoint, method, role):
     if role != ANON:
-        assert login(client, world["users"][role].username).status_code == 302
+        assert login(client, world["usernames"][role]).status_code == 302
     response = _request(client, method, _url(app, endpoint, world["ids"]), role)
     expected = MATRIX[(endpoint, method)][role]
     assert response.status_code == expected, (
@@ -428,7 +440,7 @@ _OBJECT_ROUTES = sorted(
 def test_other_firms_objects_are_refused(app, client, world, endpoint, method, role):
     """A user scoped to one firm, street or department gets 403/404 for another's objects,
     and none of their data."""
-    login(client, world["users"][role].username)
+    login(client, world["usernames"][role])
     response = _request(client, method, _url(app, endpoint, world["other_ids"]), role)
     assert response.status_code in (403, 404)
     body = response.get_data(as_text=True)
