@@ -10,10 +10,11 @@ from flask import render_template
 from flask_login import login_user
 from sqlalchemy import func, select
 
+from crm.demands.models import Notification
 from crm.extensions import db
 from crm.policies.models import ServicePackage
 from crm.workcal.services import today
-from tests.conftest import english, post_form
+from tests.conftest import english, login, post_form
 
 
 def pdf_text(data: bytes, tmp_path) -> str:
@@ -125,6 +126,32 @@ def test_issuing_makes_version_1_then_2(client, login_as, setting):
     assert "By post" in listing and "Handed over in person" in listing
     detail = client.get(f"/packages/{first.id}").get_data(as_text=True)
     assert "A newer version (2) has been issued since." in detail
+
+
+def test_the_firms_users_are_told_and_the_notice_opens_the_package(
+    app, client, login_as, setting, make_user
+):
+    firm = setting["firm"]
+    reader = make_user("firm", firm=firm)
+    make_user("firm", firm=firm, active=False)
+    make_user("firm")  # another firm's user
+    login_as(setting["commissioner"])
+    assert post_form(client, compose_url(firm), issue_form()).status_code == 302
+    (package,) = packages_of(firm)
+
+    notes = db.session.scalars(select(Notification)).all()
+    assert [n.user_id for n in notes] == [reader.id]  # not the inactive user, nor others
+    assert "服务包" in notes[0].message and "1" in notes[0].message
+
+    portal = app.test_client()
+    login(portal, reader.username)
+    inbox = portal.get("/notifications/").get_data(as_text=True)
+    assert notes[0].message in inbox
+    opened = portal.get(f"/notifications/{notes[0].id}")
+    assert opened.headers["Location"].endswith(f"/portal/packages/{package.id}")
+    page = portal.get(opened.headers["Location"])
+    assert page.status_code == 200
+    assert "小微企业房租补贴" in page.get_data(as_text=True)
 
 
 def test_the_package_stays_as_issued(client, login_as, setting, tmp_path):

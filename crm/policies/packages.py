@@ -28,6 +28,7 @@ from crm.firms.models import Firm
 from crm.policies import matching
 from crm.policies.models import CHANNELS, BulkIssuance, ServicePackage
 from crm.policies.queries import facts_of, rules_in_force, street_names
+from crm.portal.services import firm_users, tell
 from crm.timeutil import utcnow
 
 SNAPSHOT_VERSION = 1
@@ -86,7 +87,8 @@ def issue(
 ) -> ServicePackage:
     """Issue the firm's next package: the automatic part, and of the proposals those in
     ``confirmed`` (policy ids). A confirmed policy that no longer qualifies (the firm or
-    the policy changed since the form was shown) is refused, not silently dropped."""
+    the policy changed since the form was shown) is refused, not silently dropped. The
+    firm's users are told, with a link to the package in their portal."""
     if channel not in CHANNELS:
         raise PackageError(_l("Choose how the package is handed over."), "channel")
     if firm.status != "active":
@@ -134,6 +136,15 @@ def issue(
     )
     db.session.add(package)
     db.session.flush()
+    tell(
+        firm_users(firm.id),
+        _l(
+            "Service package No. %(number)s was issued to you: the policies you qualify for "
+            "and who to contact. Open it to read and acknowledge it.",
+            number=number,
+        ),
+        f"/portal/packages/{package.id}",
+    )
     record(
         "package.issue",
         package,

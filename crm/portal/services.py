@@ -69,7 +69,7 @@ def staff_scope(user: User, street_column) -> ColumnElement[bool]:
     return false()
 
 
-def _tell(users, message: Any, link: str) -> None:
+def tell(users, message: Any, link: str) -> None:
     """Notify ``users`` about something that is not a demand; opening it goes to ``link``."""
     seen: set[int] = set()
     for user in users:
@@ -150,7 +150,7 @@ def request_service(
     db.session.add(req)
     db.session.flush()
     record("service_request.create", req, user=actor, detail={"kind": kind, "firm_id": firm.id})
-    _tell(
+    tell(
         firm_carers(firm),
         _l("%(firm)s asked for a service: %(details)s", firm=firm.name, details=req.details[:80]),
         f"/service-requests/{req.id}",
@@ -196,7 +196,7 @@ def schedule_service(
     req.schedule_note = (note or "").strip()[:2000]
     req.handled_by_id = actor.id
     record("service_request.schedule", req, user=actor, detail={"at": scheduled_for.isoformat()})
-    _tell(
+    tell(
         firm_users(req.firm_id),
         _l(
             "Your service request is scheduled for %(when)s.",
@@ -217,7 +217,7 @@ def complete_service(
     req.handled_by_id = actor.id
     req.closed_at = utcnow()
     record("service_request.done", req, user=actor)
-    _tell(
+    tell(
         firm_users(req.firm_id),
         _l("Your service request was carried out: %(outcome)s", outcome=req.outcome[:80]),
         f"/portal/services/{req.id}",
@@ -243,9 +243,7 @@ def cancel_service(
     else:
         readers = firm_users(req.firm_id)
         link = f"/portal/services/{req.id}"
-    _tell(
-        readers, _l("A service request was cancelled: %(reason)s", reason=req.cancel_reason), link
-    )
+    tell(readers, _l("A service request was cancelled: %(reason)s", reason=req.cancel_reason), link)
 
 
 def open_requests_for(firm_id: int) -> int:
@@ -379,7 +377,7 @@ def propose_change(
     db.session.add(change)
     db.session.flush()
     record("profile_change.propose", change, user=actor, detail={"fields": sorted(changes)})
-    _tell(
+    tell(
         firm_carers(firm),
         _l("%(firm)s proposed changes to its profile.", firm=firm.name),
         f"/profile-changes/{change.id}",
@@ -424,7 +422,7 @@ def review_change(
     change.reviewed_at = utcnow()
     change.review_note = note
     record("profile_change." + change.state, change, user=actor)
-    _tell(
+    tell(
         firm_users(firm.id),
         _l("Your proposed profile changes were approved.")
         if approve
@@ -490,7 +488,7 @@ def submit_signup(
     db.session.add(req)
     db.session.flush()
     record("signup.request", req, username=username, detail={"firm_id": firm.id})
-    _tell(
+    tell(
         firm_carers(firm),
         _l("%(person)s asked for an account of %(firm)s.", person=req.person_name, firm=firm.name),
         f"/signups/{req.id}",
