@@ -12,6 +12,7 @@ from sqlalchemy import Select, select
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
+from crm.audit.labels import action_label
 from crm.audit.models import AuditLog
 from crm.auth.permissions import ADMIN, roles_required
 from crm.extensions import db
@@ -53,7 +54,7 @@ class AuditFilterForm(FlaskForm):
     def __init__(self, *args, actions=(), object_types=(), **kwargs):
         super().__init__(*args, **kwargs)
         everything = _l("All")
-        self.action.choices = [("", everything)] + [(a, a) for a in actions]
+        self.action.choices = [("", everything)] + [(a, action_label(a)) for a in actions]
         self.object_type.choices = [("", everything)] + [(t, t) for t in object_types]
         self.result.choices = [("", everything), *RESULTS.items()]
 
@@ -120,4 +121,5 @@ def index():
         results=RESULTS,
         object_pages=OBJECT_PAGES,
         compact_json=compact_json,
+        action_label=action_label,
     )
