@@ -3,6 +3,9 @@ VENV    ?= .venv
 PYTHON  ?= python3
 PORT    ?= 5000
 WORKERS ?= 2
+# Seconds a request may run before gunicorn restarts its worker: confirming an import of
+# 50,000 firms (the most one file may hold) takes about 40 s on SQLite.
+TIMEOUT ?= 120
 # Test processes (pytest-xdist): one per core; TEST_WORKERS=0 runs the suite in one process.
 TEST_WORKERS ?= auto
 BIN     := $(VENV)/bin
@@ -35,7 +38,8 @@ i18n: $(STAMP)
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) crm seed-demo --scale small --if-empty
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --timeout $(TIMEOUT) \
+		--access-logfile - wsgi:app
 
 test: install
 	$(BIN)/pytest -n $(TEST_WORKERS)
