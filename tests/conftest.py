@@ -109,11 +109,17 @@ _reference_rows: dict[str, list[dict]] = {}
 
 def _snapshot_reference_data(url: str) -> None:
     engine = create_engine(url)
-    with engine.connect() as conn:
-        for name in REFERENCE_TABLES:
-            table = db.metadata.tables[name]
-            _reference_rows[name] = [dict(row._mapping) for row in conn.execute(table.select())]
+    _reference_rows.update(_read_rows(engine, REFERENCE_TABLES))
     engine.dispose()
+
+
+def _read_rows(engine, names) -> dict[str, list[dict]]:
+    """Every row of the tables ``names``, as dicts, by table."""
+    with engine.connect() as conn:
+        return {
+            name: [dict(row._mapping) for row in conn.execute(db.metadata.tables[name].select())]
+            for name in names
+        }
 
 
 def _move_sequence(conn, table) -> None:
@@ -214,7 +220,8 @@ def built_once(request, app, database_template, database_url, saved_databases):
                 shutil.copytree(files, uploads, dirs_exist_ok=True)
             db.session.remove()
             if PG_URL:
-                database_template[1](saved)
+                _url, empty = database_template
+                empty(saved)
             else:
                 db.engine.dispose()
                 _sqlite_copy(saved, _sqlite_path(database_url))
@@ -224,7 +231,7 @@ def built_once(request, app, database_template, database_url, saved_databases):
         if uploads.exists():
             shutil.copytree(uploads, files)
         if PG_URL:
-            saved = _read_rows()
+            saved = _read_rows(db.engine, [t.name for t in db.metadata.sorted_tables])
         else:
             db.engine.dispose()
             saved = saved_databases["folder"] / f"{name}.sqlite3"
@@ -243,18 +250,12 @@ def _sqlite_copy(source, target) -> None:
     """A consistent copy through SQLite's backup API, whatever its write-ahead log holds."""
     import sqlite3
 
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
         src.backup(dst)
-    src.close()
-    dst.close()
-
-
-def _read_rows() -> dict[str, list[dict]]:
-    with db.engine.connect() as conn:
-        return {
-            table.name: [dict(row._mapping) for row in conn.execute(table.select())]
-            for table in db.metadata.sorted_tables
-        }
+    finally:
+        src.close()
+        dst.close()
 
 
 @pytest.fixture
